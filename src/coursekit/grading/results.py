@@ -1,0 +1,112 @@
+"""What grading produces: one row per exercise, one record per submission, a class table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["STATUSES", "ExerciseResult", "SubmissionResult", "ClassResult"]
+
+STATUSES = ("passed", "failed", "error", "timeout", "missing")
+
+
+@dataclass
+class ExerciseResult:
+    """One graded test cell of one student's notebook (a row of exercises.csv)."""
+
+    student_id: str
+    assignment: str
+    grade_id: str
+    score: float
+    max_score: float
+    status: str  # one of STATUSES
+    message: str = ""
+    flags: list[str] = field(default_factory=list)  # tampering detected on this cell
+    output: str = ""  # what the visible checks printed (shown in the feedback)
+
+
+@dataclass
+class SubmissionResult:
+    student_id: str
+    assignment: str
+    exercises: list[ExerciseResult]
+    flags: list[str] = field(default_factory=list)  # tampering with the notebook as a whole
+    error: str = ""  # why the notebook could not be graded normally (invalid JSON, crash...)
+    digest: str = ""  # SHA-256 of the submitted file: a re-run skips what is already graded
+    feedback: str = ""  # path of the feedback HTML
+    seconds: float = 0.0
+    cells: list[dict] = field(default_factory=list)  # the executed notebook's code cells' outputs
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_score for e in self.exercises)
+
+    def exercise(self, grade_id: str) -> ExerciseResult:
+        for e in self.exercises:
+            if e.grade_id == grade_id:
+                return e
+        raise KeyError(grade_id)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubmissionResult:
+        data = dict(data)
+        data["exercises"] = [ExerciseResult(**e) for e in data.get("exercises", [])]
+        return cls(**data)
+
+
+@dataclass
+class ClassResult:
+    out: Path
+    submissions: list[SubmissionResult]
+
+    def get(self, student_id: str, assignment: str | None = None) -> SubmissionResult:
+        for s in self.submissions:
+            if s.student_id == student_id and (assignment is None or s.assignment == assignment):
+                return s
+        raise KeyError((student_id, assignment))
+
+    def table(self) -> str:
+        """The grade table printed at the end of `coursekit autograde`."""
+        rows = [("student", "assignment", "score", "status")]
+        for s in sorted(self.submissions, key=lambda s: (s.assignment, s.student_id)):
+            counts: dict[str, int] = {}
+            for e in s.exercises:
+                counts[e.status] = counts.get(e.status, 0) + 1
+            status = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            if s.error:
+                status = (status + "; " if status else "") + s.error.splitlines()[0][:60]
+            if s.flags or any(e.flags for e in s.exercises):
+                status += "  [FLAGGED]"
+            rows.append((s.student_id, s.assignment, f"{s.score:g} / {s.max_score:g}", status))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+        lines.insert(1, "-" * max(len(x) for x in lines))
+        return "\n".join(lines)
+
+    def grades_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["student_id", "assignment", "score", "max_score"])
+        for s in sorted(self.submissions, key=lambda s: (s.student_id, s.assignment)):
+            w.writerow([s.student_id, s.assignment, f"{s.score:g}", f"{s.max_score:g}"])
+        return buf.getvalue()
+
+    def exercises_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["student_id", "assignment", "grade_id", "score", "max_score", "status", "message", "flags"])
+        for s in sorted(self.submissions, key=lambda s: (s.student_id, s.assignment)):
+            for e in s.exercises:
+                flags = "; ".join([*s.flags, *e.flags])
+                w.writerow([s.student_id, s.assignment, e.grade_id, f"{e.score:g}", f"{e.max_score:g}",
+                            e.status, e.message, flags])
+        return buf.getvalue()
