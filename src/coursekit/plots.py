@@ -83,7 +83,9 @@ def _as_paths(paths: Paths | None) -> dict[str, np.ndarray]:
     return {str(k): np.asarray(v, dtype=float).reshape(-1, 2) for k, v in items}
 
 
-def _visible(path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float], margin: float = 0.5) -> np.ndarray:
+def _visible(
+    path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float], margin: float = 0.5
+) -> np.ndarray:
     """The path with points far outside the view or not finite replaced by NaN (a gap)."""
     p = np.array(path, dtype=float)
     dx, dy = (xlim[1] - xlim[0]) * margin, (ylim[1] - ylim[0]) * margin
@@ -118,7 +120,9 @@ def plot_paths(
     for i, (label, p) in enumerate(_as_paths(paths).items()):
         color = colors[i % len(colors)]
         q = _visible(p, xlim, ylim)
-        (line,) = ax.plot(q[:, 0], q[:, 1], "-o", color=color, ms=markersize, lw=linewidth, label=label)
+        (line,) = ax.plot(
+            q[:, 0], q[:, 1], "-o", color=color, ms=markersize, lw=linewidth, label=label
+        )
         lines.append(line)
         if len(p) and np.isfinite(p[0]).all():
             ax.plot(*p[0], "o", color=color, ms=markersize * 2.5, mec="white", mew=1.0, zorder=5)
@@ -156,7 +160,11 @@ def plot_contour(
     xlim = tuple(xlim or surface.xlim)
     ylim = tuple(ylim or surface.ylim)
     X, Y, Z = surface_grid(surface, n, xlim, ylim)
-    lv = contour_levels(Z, levels, surface.log_levels) if isinstance(levels, int) else np.asarray(levels)
+    lv = (
+        contour_levels(Z, levels, surface.log_levels)
+        if isinstance(levels, int)
+        else np.asarray(levels)
+    )
     if filled:
         cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend="both")
         ax.contour(X, Y, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.4)
@@ -206,8 +214,19 @@ def plot_surface3d(
     X, Y, Z = surface_grid(surface, n, xlim, ylim)
     lo, hi = _zclip(surface, Z)
     Zc = np.minimum(Z, hi)  # a flat lid over the cut walls
-    sheet = ax.plot_surface(X, Y, Zc, cmap=cmap, alpha=alpha, linewidth=0, antialiased=True,
-                            vmin=lo, vmax=hi, rstride=1, cstride=1)
+    sheet = ax.plot_surface(
+        X,
+        Y,
+        Zc,
+        cmap=cmap,
+        alpha=alpha,
+        linewidth=0,
+        antialiased=True,
+        vmin=lo,
+        vmax=hi,
+        rstride=1,
+        cstride=1,
+    )
     ax.set_zlim(lo, hi)
     ax.view_init(elev=elev, azim=azim)
     ax.set_xlabel("$w_1$")
