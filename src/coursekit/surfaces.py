@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Surface", "SURFACES", "quadratic", "get_surface"]
+__all__ = ["Surface", "SURFACES", "quadratic", "get_surface", "from_functions"]
 
 Array = np.ndarray
 
@@ -278,3 +278,54 @@ def get_surface(name: str, **params: float) -> Surface:
         return SURFACES[name]
     except KeyError:
         raise KeyError(f"unknown surface {name!r}; choose from {', '.join(SURFACES)}") from None
+
+
+def _pointwise(fn: Callable[[Array], object], out_shape: tuple[int, ...]) -> Callable[[Array], Array]:
+    """Lift a function of one point (2,) to points (..., 2) by calling it point by point."""
+
+    def lifted(w: Array) -> Array:
+        w = np.asarray(w, dtype=float)
+        flat = w.reshape(-1, 2)
+        out = np.array([np.asarray(fn(p.copy()), dtype=float).reshape(out_shape) for p in flat])
+        return out.reshape(w.shape[:-1] + out_shape)
+
+    return lifted
+
+
+def _no_hessian(w: Array) -> Array:
+    raise NotImplementedError("this surface was made without a Hessian")
+
+
+def from_functions(
+    name: str,
+    f: Callable[[Array], object],
+    grad: Callable[[Array], object],
+    hess: Callable[[Array], object] | None = None,
+    *,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    start: tuple[float, float] = (-2.0, 2.0),
+    minima: tuple[tuple[float, float], ...] = (),
+    log_levels: bool = False,
+    note: str = "",
+) -> Surface:
+    """A Surface made from functions of ONE point w of shape (2,): f(w) → number,
+    grad(w) → (2,), hess(w) → (2, 2) (optional; without it ``surface.hess`` raises
+    NotImplementedError). The returned surface accepts points (..., 2) like the built-in ones,
+    by calling the functions point by point (slow on big grids: fine for ~100×100).
+
+    Notebooks use it to turn a loss written in an exercise (e.g. logistic regression's loss as
+    a function of its two weights) into something the plots and the explorer can draw.
+    """
+    return Surface(
+        name,
+        _pointwise(f, ()),
+        _pointwise(grad, (2,)),
+        _pointwise(hess, (2, 2)) if hess is not None else _no_hessian,
+        tuple(xlim),
+        tuple(ylim),
+        tuple(start),
+        tuple(tuple(m) for m in minima),
+        log_levels,
+        note,
+    )
