@@ -84,7 +84,7 @@ def to_numpy(x: Any) -> np.ndarray:
     """
     if isinstance(x, np.ndarray) and type(x) is not np.ndarray:
         x = np.array(x, copy=True).view(np.ndarray)  # a subclass can't lie about its values
-    if hasattr(x, "detach") and hasattr(x, "cpu") and type(x).__module__.startswith("torch"):
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu()
         if str(x.dtype) == "torch.bfloat16":
             x = x.float()

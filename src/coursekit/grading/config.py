@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import tomllib
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -60,6 +61,11 @@ def load_settings(root: Path | None = None) -> Settings:
 def nbgrader_config(root: Path | None = None, db_url: str | None = None) -> Config:
     """nbgrader's Config from autograder/nbgrader_config.py, rooted at `root`."""
     root = Path(root) if root else course_root()
+    # nbgrader runs the `alembic` command when it creates a gradebook: make sure the
+    # environment's own bin folder is on PATH even when the venv is not activated.
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     old = os.environ.get("COURSEKIT_COURSE_ROOT")
     os.environ["COURSEKIT_COURSE_ROOT"] = str(root)
     try:

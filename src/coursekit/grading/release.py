@@ -55,7 +55,7 @@ def release(
     for name in names:
         result = api.generate_assignment(name, force=True, create=True)
         if not result.get("success"):
-            raise ReleaseError(f"nbgrader could not release {name}:\n{result.get('error') or result.get('log')}")
+            raise ReleaseError(f"nbgrader could not release {name}:\n{(result.get('log') or '').strip()[-2000:] or result.get('error')}")
         out = Path(coursedir.format_path(coursedir.release_directory, ".", name)) / f"{name}.ipynb"
         written.append(out)
     return written

@@ -1,0 +1,351 @@
+"""The student's kernel, inside the sandbox: `python -m coursekit.grading.runner RFD WFD`.
+
+It executes the student's cells in an IPython shell and answers the grader's requests about
+the names the notebook defined: look a name up, call it, read an attribute, index it. Results
+go back as plain data (see wire.py); other objects stay here and go back as handles.
+
+Nothing here decides a grade: everything this process says is treated by the grader as the
+student's own answer, so tampering with this process can only change what the student answers.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import io
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+MAX_TEXT = int(os.environ.get("COURSEKIT_OUTPUT_KB", "256")) * 1024
+MAX_IMAGES = 2 * 2**20
+
+
+class CappedText(io.TextIOBase):
+    """A stream that keeps the first MAX_TEXT characters of what is written to it."""
+
+    def __init__(self, name: str, sink: list) -> None:
+        self.name, self.sink = name, sink
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = MAX_TEXT - self.kept
+        if room > 0:
+            part = s[:room]
+            self.kept += len(part)
+            if self.sink and self.sink[-1].get("output_type") == "stream" and self.sink[-1]["name"] == self.name:
+                self.sink[-1]["text"] += part
+            else:
+                self.sink.append({"output_type": "stream", "name": self.name, "text": part})
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class Runner:
+    def __init__(self, rfd: int, wfd: int) -> None:
+        from .wire import Channel
+
+        self.chan = Channel(rfd, wfd)
+        self.handles: dict[int, Any] = {}
+        self.outputs: list[dict] = []
+        self.image_bytes = 0
+        self.timed_out = False
+        self._shell = None
+
+    # --- the IPython shell -------------------------------------------------------------------
+
+    @property
+    def shell(self):  # noqa: ANN201
+        if self._shell is None:
+            self._shell = self._make_shell()
+        return self._shell
+
+    def _make_shell(self):  # noqa: ANN202
+        from IPython.core.displayhook import DisplayHook
+        from IPython.core.displaypub import DisplayPublisher
+        from IPython.core.interactiveshell import InteractiveShell
+
+        runner = self
+
+        class Pub(DisplayPublisher):
+            def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):  # noqa: ANN001
+                runner._display("display_data", data)
+
+            def clear_output(self, wait=False):  # noqa: ANN001
+                pass
+
+        class Hook(DisplayHook):
+            def __call__(self, result=None):  # noqa: ANN001
+                if result is None:
+                    return
+                try:
+                    data, _ = self.shell.display_formatter.format(result)
+                except Exception:  # noqa: BLE001
+                    data = {"text/plain": f"<{type(result).__name__}>"}
+                runner._display("execute_result", data)
+
+        shell = InteractiveShell.instance(display_pub_class=Pub, displayhook_class=Hook, colors="nocolor")
+
+        def show_tb(etype, evalue, stb):  # noqa: ANN001
+            runner.outputs.append(
+                {"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
+                 "evalue": str(evalue)[:2000], "traceback": [str(x)[:4000] for x in stb][-30:]}
+            )
+
+        shell._showtraceback = show_tb
+        shell.register_magic_function(lambda line: None, "line", "matplotlib")
+        try:
+            import matplotlib
+
+            matplotlib.use("module://matplotlib_inline.backend_inline")
+            shell.enable_matplotlib("inline")
+        except Exception:  # noqa: BLE001 - plots are optional for grading
+            pass
+        return shell
+
+    def _display(self, kind: str, data: dict) -> None:
+        keep = {}
+        for mime in ("text/plain", "image/png"):
+            if mime in data:
+                value = data[mime]
+                if mime == "image/png":
+                    size = len(value) if isinstance(value, (str, bytes)) else 0
+                    if self.image_bytes + size > MAX_IMAGES:
+                        continue
+                    self.image_bytes += size
+                    if isinstance(value, bytes):
+                        import base64
+
+                        value = base64.b64encode(value).decode()
+                keep[mime] = str(value)[: MAX_TEXT if mime == "text/plain" else MAX_IMAGES]
+        if keep:
+            out = {"output_type": kind, "data": keep, "metadata": {}}
+            if kind == "execute_result":
+                out["execution_count"] = None
+            self.outputs.append(out)
+
+    # --- time limits ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float):  # noqa: ANN201
+        """Interrupt the main thread (KeyboardInterrupt) after `seconds`."""
+        self.timed_out = False
+
+        def fire() -> None:
+            self.timed_out = True
+            _thread.interrupt_main()
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    # --- values --------------------------------------------------------------------------------
+
+    def _handle(self, obj: Any) -> dict:
+        hid = id(obj)
+        self.handles[hid] = obj
+        try:
+            text = repr(obj)
+        except Exception:  # noqa: BLE001
+            text = f"<{type(obj).__name__}>"
+        return {"__ref__": hid, "type": type(obj).__name__, "repr": text[:200], "callable": callable(obj)}
+
+    def _callback(self, tag: dict) -> Any:
+        if "__ref__" in tag:
+            try:
+                return self.handles[tag["__ref__"]]
+            except (KeyError, TypeError):
+                raise ValueError("unknown handle") from None
+        if "__cb__" in tag:
+            cid = tag["__cb__"]
+
+            def callback(*args: Any, **kwargs: Any) -> Any:
+                return self._call_grader(cid, args, kwargs)
+
+            callback.__name__ = str(tag.get("name", "callback"))
+            return callback
+        raise ValueError("unknown tag")
+
+    def _enc(self, value: Any, buffers: list) -> Any:
+        from .wire import encode
+
+        return encode(value, buffers, self._handle)
+
+    def _dec(self, data: Any, buffers: list) -> Any:
+        from .wire import decode
+
+        return decode(data, buffers, self._callback)
+
+    def _call_grader(self, cid: int, args: tuple, kwargs: dict) -> Any:
+        bufs: list = []
+        self.chan.send({"op": "callback", "cb": cid, "args": self._enc(list(args), bufs),
+                        "kwargs": self._enc(dict(kwargs), bufs)}, bufs)
+        while True:
+            msg, bufs = self.chan.recv()
+            if msg.get("op") == "cbreturn":
+                return self._dec(msg.get("value"), bufs)
+            if msg.get("op") == "cberror":
+                raise RuntimeError(str(msg.get("message", "the grader's function failed")))
+            self.dispatch(msg, bufs)  # a nested request made by the grader's function
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.chan.send({"op": "ready", "pid": os.getpid()})
+        while True:
+            msg, bufs = self.chan.recv()
+            if msg.get("op") == "quit":
+                return
+            self.dispatch(msg, bufs)
+
+    def dispatch(self, msg: dict, bufs: list) -> None:
+        op = msg.get("op")
+        try:
+            if op == "exec":
+                self.op_exec(msg)
+            elif op == "lookup":
+                self.op_lookup(msg)
+            elif op in ("call", "getattr", "getitem", "len"):
+                self.op_object(msg, bufs)
+            else:
+                self.chan.send({"op": "error", "ename": "ProtocolError", "evalue": f"unknown op {op!r}"})
+        except KeyboardInterrupt:
+            self.chan.send({"op": "error", "ename": "TimeoutError", "evalue": "interrupted", "timeout": True})
+
+    def op_exec(self, msg: dict) -> None:
+        self.outputs = []
+        code = str(msg.get("code", ""))
+        timeout = float(msg.get("timeout", 60))
+        out = CappedText("stdout", self.outputs)
+        err = CappedText("stderr", self.outputs)
+        error = None
+        old = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            with self.deadline(timeout):
+                result = self.shell.run_cell(code, store_history=True)
+            exc = result.error_in_exec or result.error_before_exec
+            if exc is not None:
+                error = {"ename": type(exc).__name__, "evalue": str(exc)[:2000]}
+        except KeyboardInterrupt:
+            error = {"ename": "KeyboardInterrupt", "evalue": ""}
+        finally:
+            sys.stdout, sys.stderr = old
+        for stream in (out, err):
+            if stream.dropped:
+                self.outputs.append({"output_type": "stream", "name": "stderr",
+                                     "text": f"\n[{stream.dropped} more characters of output were cut]\n"})
+        if error and error["ename"] == "KeyboardInterrupt" and self.timed_out:
+            error = {"ename": "TimeoutError", "evalue": f"the cell ran longer than {timeout:g} s", "timeout": True}
+        self.chan.send({"op": "done", "outputs": self.outputs, "error": error})
+
+    def op_lookup(self, msg: dict) -> None:
+        ns = self.shell.user_ns
+        bufs: list = []
+        values = {}
+        for name in msg.get("names", []):
+            name = str(name)
+            if name in ns and not name.startswith("_"):
+                values[name] = self._enc(ns[name], bufs)
+            else:
+                values[name] = {"__missing__": True}
+        self.chan.send({"op": "result", "value": {"__dict__": [[k, v] for k, v in values.items()]}}, bufs)
+
+    def op_object(self, msg: dict, bufs: list) -> None:
+        op = msg["op"]
+        timeout = float(msg.get("timeout", 60))
+        trace = None
+        try:
+            target = self.handles[int(msg.get("ref"))]
+        except (KeyError, TypeError, ValueError):
+            self.chan.send({"op": "error", "ename": "LookupError", "evalue": "unknown handle"})
+            return
+        sink = CappedText("stdout", [])
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = sink
+        try:
+            with self.deadline(timeout):
+                if op == "call":
+                    args = self._dec(msg.get("args", []), bufs)
+                    kwargs = self._dec(msg.get("kwargs", {"__dict__": []}), bufs)
+                    if msg.get("trace"):
+                        from ..checks import Trace, _local_trace
+
+                        trace = Trace()
+                        with _local_trace(trace):
+                            value = target(*args, **kwargs)
+                    else:
+                        value = target(*args, **kwargs)
+                elif op == "getattr":
+                    value = getattr(target, str(msg.get("name")))
+                elif op == "getitem":
+                    value = target[self._dec(msg.get("key"), bufs)]
+                else:
+                    value = len(target)
+            out: list = []
+            reply = {"op": "result", "value": self._enc(value, out)}
+            if trace is not None:
+                reply["trace"] = {"ops": sorted(trace.ops), "modules": sorted(trace.modules)}
+            sys.stdout, sys.stderr = old
+            self.chan.send(reply, out)
+        except KeyboardInterrupt:
+            sys.stdout, sys.stderr = old
+            if self.timed_out:
+                self.chan.send({"op": "error", "ename": "TimeoutError", "timeout": True,
+                                "evalue": f"did not finish within {timeout:g} s"})
+            else:
+                self.chan.send({"op": "error", "ename": "KeyboardInterrupt", "evalue": ""})
+        except BaseException as exc:  # noqa: BLE001 - the student's exception, reported as data
+            sys.stdout, sys.stderr = old
+            if isinstance(exc, SystemExit):
+                pass
+            tb = traceback.TracebackException.from_exception(exc)
+            frames = [f for f in tb.stack if "coursekit/grading" not in f.filename.replace(os.sep, "/")]
+            lines = traceback.StackSummary.from_list(frames).format()[-6:]
+            self.chan.send({"op": "error", "ename": type(exc).__name__, "evalue": str(exc)[:1000],
+                            "traceback": [str(x)[:2000] for x in lines]})
+
+
+def main() -> None:
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    # Keep the channel out of reach of child processes and of print(): high fds, close-on-exec.
+    rfd2, wfd2 = os.dup(rfd), os.dup(wfd)
+    os.close(rfd)
+    os.close(wfd)
+    for fd in (rfd2, wfd2):
+        os.set_inheritable(fd, False)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        os.chdir(os.environ.get("HOME", "/"))
+    except OSError:
+        pass
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    runner = Runner(rfd2, wfd2)
+    try:
+        runner.serve()
+    except Exception:  # noqa: BLE001 - the channel broke: note why in the kernel's log
+        traceback.print_exc(file=sys.__stderr__)
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
