@@ -106,7 +106,8 @@ def _item_assignment(item: pytest.Item) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "notebook(name): the course notebook a browser test drives")
     config.addinivalue_line(
-        "markers", "over(kind): parametrize `assignment` over the existing 'solutions' or 'notebooks'"
+        "markers",
+        "over(kind): parametrize `assignment` over the existing 'solutions' or 'notebooks'",
     )
 
 
@@ -230,7 +231,9 @@ class JupyterLab:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        settings, workspaces, runtime = (self.work / d for d in ("settings", "workspaces", "runtime"))
+        settings, workspaces, runtime = (
+            self.work / d for d in ("settings", "workspaces", "runtime")
+        )
         for d in (settings, workspaces, runtime):
             d.mkdir(parents=True, exist_ok=True)
         _write_settings(settings)
@@ -285,7 +288,9 @@ class JupyterLab:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"jupyter lab did not answer in {START_TIMEOUT}s; log:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"jupyter lab did not answer in {START_TIMEOUT}s; log:\n{self.log_tail()}"
+                )
             time.sleep(0.2)  # polling interval while waiting for the server to answer
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
@@ -345,12 +350,16 @@ def _copy_course(dest: Path) -> None:
     for sub in ("solutions", "notebooks"):
         if (REPO / sub).is_dir():
             shutil.copytree(
-                REPO / sub, dest / sub, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+                REPO / sub,
+                dest / sub,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
             )
         else:
             (dest / sub).mkdir()
     (dest / "autograder").mkdir()
-    shutil.copy2(REPO / "autograder" / "nbgrader_config.py", dest / "autograder" / "nbgrader_config.py")
+    shutil.copy2(
+        REPO / "autograder" / "nbgrader_config.py", dest / "autograder" / "nbgrader_config.py"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -466,10 +475,11 @@ class NotebookPage:
             f"{self.lab.url}/lab/workspaces/{workspace}/tree/{self.path}?reset&token={self.lab.token}"
         )
         self.page.wait_for_function(
-            JS_PRELUDE
-            + "(() => { const p = window.__ck.panel(%s); return !!(p && p.context.isReady"
-            " && p.sessionContext.session && p.sessionContext.session.kernel"
-            " && p.sessionContext.session.kernel.status === 'idle'); })()" % json.dumps(self.path),
+            "(path) => {" + JS_PRELUDE + "const p = window.__ck.panel(path);"
+            "return !!(p && p.context.isReady && p.sessionContext.session"
+            " && p.sessionContext.session.kernel"
+            " && p.sessionContext.session.kernel.status === 'idle'); }",
+            arg=self.path,
             timeout=OPEN_TIMEOUT * 1000,
             polling=200,
         )
@@ -479,8 +489,11 @@ class NotebookPage:
     def js(self, body: str, arg: Any = None) -> Any:
         """Evaluate `body` (a function body using `ck`, `panel`, `arg`) in the page."""
         return self.page.evaluate(
-            "([path, arg]) => {" + JS_PRELUDE + "const ck = window.__ck; const panel = ck.panel(path);"
-            + body + "}",
+            "([path, arg]) => {"
+            + JS_PRELUDE
+            + "const ck = window.__ck; const panel = ck.panel(path);"
+            + body
+            + "}",
             [self.path, arg],
         )
 
@@ -558,11 +571,15 @@ class NotebookPage:
         for cell in cells if cells is not None else self.cells():
             for out in cell.get("outputs") or []:
                 if out.get("output_type") == "error":
-                    found.append(f"{self.cell_label(cell)} -> {out.get('ename')}: {out.get('evalue')}")
+                    found.append(
+                        f"{self.cell_label(cell)} -> {out.get('ename')}: {out.get('evalue')}"
+                    )
                 elif out.get("output_type") == "stream" and out.get("name") == "stderr":
                     text = "".join(out.get("text", ""))
                     if "Traceback (most recent call last)" in text:
-                        found.append(f"{self.cell_label(cell)} -> traceback on stderr: {text[-300:]}")
+                        found.append(
+                            f"{self.cell_label(cell)} -> traceback on stderr: {text[-300:]}"
+                        )
         return found
 
     def widget_problems(self) -> list[str]:
@@ -599,8 +616,10 @@ class NotebookPage:
         )
 
     def output_locator(self, index: int) -> Any:
-        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index).locator(
-            ".jp-OutputArea"
+        return (
+            self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+            .nth(index)
+            .locator(".jp-OutputArea")
         )
 
     def widget(self, css_class: str) -> Any:
@@ -692,7 +711,9 @@ class NotebookPage:
                 polling=100,
             )
         except Exception as exc:
-            raise AssertionError(f"{self.label}: {what}: the picture did not change in {timeout}s") from exc
+            raise AssertionError(
+                f"{self.label}: {what}: the picture did not change in {timeout}s"
+            ) from exc
         return self.canvas_data(canvas)
 
     def wait_text_change(self, locator: Any, before: str, what: str, timeout: float = 30) -> str:
@@ -704,7 +725,9 @@ class NotebookPage:
                 polling=100,
             )
         except Exception as exc:
-            raise AssertionError(f"{self.label}: {what}: the text stayed {before!r} for {timeout}s") from exc
+            raise AssertionError(
+                f"{self.label}: {what}: the text stayed {before!r} for {timeout}s"
+            ) from exc
         return locator.inner_text()
 
     def screenshot(self, name: str, locator: Any = None) -> Path:
@@ -753,7 +776,9 @@ class Lab:
         try:
             return page.open()
         except Exception as exc:
-            raise AssertionError(f"{page.label}: the notebook did not open with an idle kernel: {exc}") from exc
+            raise AssertionError(
+                f"{page.label}: the notebook did not open with an idle kernel: {exc}"
+            ) from exc
 
     def open_solution(self, assignment: str) -> NotebookPage:
         return self.open(f"solutions/{assignment}/{assignment}.ipynb", f"solution {assignment}")
@@ -810,7 +835,10 @@ def _solution_cache(jupyter_lab: JupyterLab, browser: Any) -> Iterator[dict[str,
 
 @pytest.fixture
 def solution_page(
-    request: pytest.FixtureRequest, _solution_cache: dict[str, SolutionRun], jupyter_lab: JupyterLab, browser: Any
+    request: pytest.FixtureRequest,
+    _solution_cache: dict[str, SolutionRun],
+    jupyter_lab: JupyterLab,
+    browser: Any,
 ) -> Iterator[Callable[[str], SolutionRun]]:
     """solution_page(assignment) → the solution notebook opened and Run All'd (once per session;
     the page of the previous notebook is closed first, so one kernel is alive at a time)."""
@@ -821,7 +849,10 @@ def solution_page(
             for other in list(_solution_cache):
                 _solution_cache.pop(other).page.close()
             page = NotebookPage(
-                jupyter_lab, browser, f"solutions/{assignment}/{assignment}.ipynb", f"solution {assignment}"
+                jupyter_lab,
+                browser,
+                f"solutions/{assignment}/{assignment}.ipynb",
+                f"solution {assignment}",
             )
             error, seconds = None, float("nan")
             try:
@@ -842,7 +873,9 @@ def solution_page(
 
 
 @pytest.fixture
-def notebook_run(request: pytest.FixtureRequest, solution_page: Callable[[str], SolutionRun]) -> SolutionRun:
+def notebook_run(
+    request: pytest.FixtureRequest, solution_page: Callable[[str], SolutionRun]
+) -> SolutionRun:
     """For a test marked ``@pytest.mark.notebook(name)``: that solution notebook, Run All'd
     (shared); skipped while the notebook has not landed."""
     marker = request.node.get_closest_marker("notebook")

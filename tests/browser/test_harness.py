@@ -24,7 +24,11 @@ CELLS = [
 def harness_path(jupyter_lab):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = jupyter_lab.root / "_harness" / "harness.ipynb"
     path.parent.mkdir(exist_ok=True)
     nbformat.write(nb, path)

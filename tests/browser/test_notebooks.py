@@ -33,7 +33,9 @@ def test_solution_run_all(solution_page, assignment):
     cells = page.cells()
     errors = page.error_outputs(cells)
     assert not errors, "Run All produced error output:\n" + "\n".join(errors)
-    skipped = [page.cell_label(c) for c in cells if c["type"] == "code" and c["execution_count"] is None]
+    skipped = [
+        page.cell_label(c) for c in cells if c["type"] == "code" and c["execution_count"] is None
+    ]
     assert not skipped, "cells that did not run:\n" + "\n".join(skipped)
     # Widgets render asynchronously: wait until every widget output has a widget view.
     try:
@@ -59,7 +61,9 @@ def test_solution_run_all(solution_page, assignment):
         )
         widget.wait_for(state="visible", timeout=10_000)
         page.screenshot(f"{assignment}/{css}", widget)
-    assert not page.console_errors, f"{page.label}: browser console errors:\n" + "\n".join(page.console_errors)
+    assert not page.console_errors, f"{page.label}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
     print(f"{page.label}: Run All {run.seconds:.1f}s, {page.widget_count()} widget views")
 
 
@@ -67,10 +71,16 @@ def _first_exercise(cells: list[dict]) -> tuple[dict, dict]:
     answer = next((c for c in cells if c["type"] == "code" and c["solution"]), None)
     assert answer is not None, "no answer cell (nbgrader solution: true)"
     test = next(
-        (c for c in cells[answer["index"] + 1 :] if c["type"] == "code" and c["grade"] and not c["solution"]),
+        (
+            c
+            for c in cells[answer["index"] + 1 :]
+            if c["type"] == "code" and c["grade"] and not c["solution"]
+        ),
         None,
     )
-    assert test is not None, f"no test cell after answer cell {answer['index']} ({answer['grade_id']})"
+    assert test is not None, (
+        f"no test cell after answer cell {answer['index']} ({answer['grade_id']})"
+    )
     return answer, test
 
 
@@ -102,4 +112,6 @@ def test_student_first_exercise(lab, assignment):
     assert message in ANSI.sub("", shown) or message.splitlines()[0] in ANSI.sub("", shown), (
         f"{where}: the check's message is not visible in the output"
     )
-    assert not page.console_errors, f"{page.label}: browser console errors:\n" + "\n".join(page.console_errors)
+    assert not page.console_errors, f"{page.label}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )

@@ -26,10 +26,10 @@ def test_stepper_position_stride_padding(notebook_run):
     page.set_slider(stepper, "padding", 0)
     page.set_slider(stepper, "position", 0)
     page.wait_idle(30)
-    page.page.wait_for_function(
-        "c => c.width > 0", arg=canvas.element_handle(), timeout=10_000
+    page.page.wait_for_function("c => c.width > 0", arg=canvas.element_handle(), timeout=10_000)
+    assert _position_max(page, stepper) == 8, (
+        f"{where}: 5×5 input, 3×3 kernel should give 9 positions"
     )
-    assert _position_max(page, stepper) == 8, f"{where}: 5×5 input, 3×3 kernel should give 9 positions"
     img = page.canvas_data(canvas)
     start = page.red_boxes(canvas)
     assert len(start) == 2, f"{where}: expected a highlighted window and output cell, found {start}"
@@ -52,25 +52,33 @@ def test_stepper_position_stride_padding(notebook_run):
     page.set_slider(stepper, "stride", 2)
     page.page.wait_for_function(
         "h => parseFloat(h.getAttribute('aria-valuemax')) === 3",
-        arg=page.control(stepper, "slider", "position").locator(".noUi-handle").first.element_handle(),
+        arg=page.control(stepper, "slider", "position")
+        .locator(".noUi-handle")
+        .first.element_handle(),
         timeout=30_000,
     )
     img = page.wait_canvas_change(canvas, img, "stride 1 → 2")
     _, out2 = page.red_boxes(canvas)
-    assert out2["w"] > 1.3 * out1["w"], f"{where}: stride 2 should draw a 2×2 output grid ({out1} → {out2})"
+    assert out2["w"] > 1.3 * out1["w"], (
+        f"{where}: stride 2 should draw a 2×2 output grid ({out1} → {out2})"
+    )
 
     # padding 1, stride 1: a 5×5 output (25 positions), each cell smaller
     page.set_slider(stepper, "stride", 1)
     page.set_slider(stepper, "padding", 1)
     page.page.wait_for_function(
         "h => parseFloat(h.getAttribute('aria-valuemax')) === 24",
-        arg=page.control(stepper, "slider", "position").locator(".noUi-handle").first.element_handle(),
+        arg=page.control(stepper, "slider", "position")
+        .locator(".noUi-handle")
+        .first.element_handle(),
         timeout=30_000,
     )
     page.wait_idle(30)
     img = page.wait_canvas_change(canvas, img, "padding 0 → 1")
     _, out3 = page.red_boxes(canvas)
-    assert out3["w"] < 0.8 * out1["w"], f"{where}: padding 1 should draw a 5×5 output grid ({out1} → {out3})"
+    assert out3["w"] < 0.8 * out1["w"], (
+        f"{where}: padding 1 should draw a 5×5 output grid ({out1} → {out3})"
+    )
     page.screenshot(f"{STEPPER}/stepper_padding1", stepper)
 
     # play: the position advances by itself
@@ -81,4 +89,6 @@ def test_stepper_position_stride_padding(notebook_run):
     stepper.locator(".widget-play button").first.click()
     page.wait_text_change(readout, "0", "pressing play")
     stepper.locator(".widget-play button").nth(2).click()  # stop
-    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(page.console_errors)
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
