@@ -10,6 +10,9 @@ SUBMISSIONS ?= autograder/demo_class
 OUT    ?= autograder/out
 WORKERS ?=
 PYTEST_ARGS ?=
+# MNIST for tests and the demo: ../shared/data when it exists (CI has no internet).
+COURSEKIT_DATA ?= $(abspath $(wildcard ../shared/data))
+export COURSEKIT_DATA
 LAB_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
 .PHONY: help setup demo test test-fast test-browser lab release autograde bench lint clean
@@ -38,7 +41,7 @@ demo: setup
 	$(BIN)/coursekit autograde $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
 
 test: setup
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -n auto -m "not slow and not browser" $(PYTEST_ARGS)

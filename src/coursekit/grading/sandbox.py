@@ -165,6 +165,7 @@ def _build(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) 
         "MPLCONFIGDIR": (HOME if sandbox else str(home)) + "/.config/matplotlib",
         "NBGRADER_EXECUTION": "autograde",
         "COURSEKIT_HEADLESS": "1",
+        "COURSEKIT_OFFLINE": "1",
         "COURSEKIT_OUTPUT_KB": str(limits.output_kb),
         "OMP_NUM_THREADS": str(limits.cpu_threads),
         "MKL_NUM_THREADS": str(limits.cpu_threads),
