@@ -46,7 +46,9 @@ TOTAL = sum(POINTS.values())
 SOURCE = source_notebook(A)
 CELLS = cells_by_grade_id(SOURCE)
 SOLUTION = {f"answer_{n}": CELLS[f"answer_{n}"].source for n in POINTS}
-BLANK = {gid: c.source for gid, c in cells_by_grade_id(release_notebook(A)).items() if gid in SOLUTION}
+BLANK = {
+    gid: c.source for gid, c in cells_by_grade_id(release_notebook(A)).items() if gid in SOLUTION
+}
 
 # Wrong answers a student may write: (answer cell, source, a phrase the verdict must contain).
 WRONG = {
@@ -336,7 +338,9 @@ def test_explorer_diverges_exactly_past_two_over_lambda_max(explorer) -> None:  
     assert explorer.summary.diverged
 
 
-@pytest.mark.parametrize("surface", ["quadratic", "rosenbrock", "saddle", "monkey", "plateau", "himmelblau"])
+@pytest.mark.parametrize(
+    "surface", ["quadratic", "rosenbrock", "saddle", "monkey", "plateau", "himmelblau"]
+)
 def test_explorer_draws_every_surface(explorer, surface: str) -> None:  # noqa: ANN001
     explorer.set(surface=surface)
     s = explorer.summary
@@ -444,7 +448,9 @@ def test_solution_notebook_runs_clean_and_fast() -> None:
     assert "Traceback" not in text and "Error" not in text
     assert text.count(": ok") >= 25
     assert "GD DIVERGES" in text and "GD is stable" in text  # the explorer's two pictures
-    assert seconds < 120, f"the solution notebook took {seconds:.0f} s (limit 60 s on a free 2-core CPU)"
+    assert seconds < 120, (
+        f"the solution notebook took {seconds:.0f} s (limit 60 s on a free 2-core CPU)"
+    )
 
 
 def _grade(folder, students):  # noqa: ANN001, ANN202
@@ -485,7 +491,9 @@ def graded(tmp_path_factory):  # noqa: ANN001, ANN201
     students = {
         "solution": submission_from(SOURCE, {}),
         "blank": submission_from(release, {}),
-        "partial": submission_from(release, {f"answer_{n}": SOLUTION[f"answer_{n}"] for n in PARTIAL}),
+        "partial": submission_from(
+            release, {f"answer_{n}": SOLUTION[f"answer_{n}"] for n in PARTIAL}
+        ),
     }
     # wrong variants: everything right except one exercise, in a single notebook
     wrong = {**SOLUTION}
@@ -506,7 +514,9 @@ def graded(tmp_path_factory):  # noqa: ANN001, ANN201
 def test_graded_solution_gets_full_marks(graded) -> None:  # noqa: ANN001
     s = graded.get("solution", A)
     assert s.max_score == TOTAL
-    assert s.score == TOTAL, [(e.grade_id, e.status, e.message) for e in s.exercises if e.status != "passed"]
+    assert s.score == TOTAL, [
+        (e.grade_id, e.status, e.message) for e in s.exercises if e.status != "passed"
+    ]
 
 
 @pytest.mark.slow
