@@ -43,7 +43,9 @@ def test_validate_button_shows_result(lab):
         f"{where}: validation could not run: {title}: {body[:500]}"
     )
     message = dialog.locator("#validation-message")
-    assert message.count() == 1, f"{where}: the dialog shows no validation result: {title}: {body[:300]}"
+    assert message.count() == 1, (
+        f"{where}: the dialog shows no validation result: {title}: {body[:300]}"
+    )
     classes = message.get_attribute("class") or ""
     # A blank student notebook: its unanswered exercises fail, so validation lists failing cells.
     assert "validation-failed" in classes or re.search(r"failed", body, re.I), (
@@ -52,4 +54,6 @@ def test_validate_button_shows_result(lab):
     dialog.locator("button", has_text=re.compile("OK|Close", re.I)).first.click()
     dialog.wait_for(state="hidden")
     assert button.inner_text().strip() == "Validate", f"{where}: the button did not come back"
-    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(page.console_errors)
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
