@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .interactive import is_headless, live_figure
-from .plots import plot_contour, plot_losses, plot_surface3d
+from .plots import plot_contour, plot_losses, plot_path3d, plot_paths, plot_surface3d
 from .surfaces import SURFACES, Surface, quadratic
 
 __all__ = ["LossSurfaceExplorer", "RunSummary", "MENU", "summarize_run"]
@@ -186,6 +186,9 @@ class LossSurfaceExplorer:
         self.grid = grid
         self.summary: RunSummary | None = None
         self._quiet = True
+        self._drawn_key: tuple | None = None
+        self._base = (0, 0)
+        self._background_ok = True
 
         self.menu = W.Dropdown(options=list(self.surfaces), value=surface, description="surface")
         self.kappa = W.FloatLogSlider(
@@ -197,6 +200,8 @@ class LossSurfaceExplorer:
         self.steps = W.IntSlider(value=steps, min=1, max=300, description="steps")
         self.x0 = W.FloatSlider(description="start w₁", step=0.01)
         self.y0 = W.FloatSlider(description="start w₂", step=0.01)
+        for slider in (self.kappa, self.lr, self.steps, self.x0, self.y0):
+            slider.continuous_update = False  # one run per release of the handle, not per pixel
         self.status = W.HTML()
         self.status.add_class("coursekit-explorer-status")
         self.fig, self.view = live_figure(figsize=(13, 4.2))
@@ -302,32 +307,53 @@ class LossSurfaceExplorer:
         self._draw(self.summary)
 
     def _draw(self, summary: RunSummary) -> None:
+        """Redraw the path and the loss curve; the surface itself (level lines, 3-D sheet) only
+        when the surface or κ changed, so that moving lr or the start point stays quick."""
         s = self.current_surface()
-        self.fig.clear()
-        ax1 = self.fig.add_subplot(1, 3, 1)
-        ax2 = self.fig.add_subplot(1, 3, 2, projection="3d")
-        ax3 = self.fig.add_subplot(1, 3, 3)
-        n = (
-            self.grid
-            if s.name in {v.name for v in SURFACES.values()} or "quadratic" in s.name
-            else 60
+        key = (self.menu.value, float(self.kappa.value))
+        if key != self._drawn_key or len(self.fig.axes) < 3:
+            self._draw_background(s)
+            self._drawn_key = key
+        ax1, ax2, ax3 = self.fig.axes[:3]
+        for ax, keep in ((ax1, self._base[0]), (ax2, self._base[1])):
+            for line in list(ax.lines[keep:]):
+                line.remove()
+        if ax1.get_legend() is not None:
+            ax1.get_legend().remove()
+        if self._background_ok:
+            with np.errstate(all="ignore"):
+                plot_paths(ax1, {"GD": summary.path}, xlim=s.xlim, ylim=s.ylim, legend=False)
+                plot_path3d(ax2, s, summary.path, zlim=ax2.get_zlim())
+        ax1.set_title(
+            f"{s.name}: GD DIVERGES" if summary.diverged else s.name,
+            color="#D55E00" if summary.diverged else "black",
         )
-        try:
-            plot_contour(ax1, s, {"GD": summary.path}, n=n, legend=False)
-            plot_surface3d(ax2, s, summary.path, n=min(n, 50))
-        except NotImplementedError as exc:
-            ax1.text(
-                0.5, 0.5, f"not ready:\n{exc}", ha="center", va="center", transform=ax1.transAxes
-            )
+        ax3.clear()
         if np.isfinite(summary.losses).any():
             plot_losses(ax3, {"GD": summary.losses}, title="loss per step")
         else:
             ax3.set_title("loss per step")
-        if summary.diverged:
-            ax1.set_title(f"{s.name}: GD DIVERGES", color="#D55E00")
-        self.fig.tight_layout()
         if self.view is not None:
             self.fig.canvas.draw_idle()
+
+    def _draw_background(self, s: Surface) -> None:
+        self.fig.clear()
+        ax1 = self.fig.add_subplot(1, 3, 1)
+        ax2 = self.fig.add_subplot(1, 3, 2, projection="3d")
+        self.fig.add_subplot(1, 3, 3)
+        builtin = s.name in {v.name for v in SURFACES.values()} or "quadratic" in s.name
+        n = self.grid if builtin else min(self.grid, 60)  # pointwise surfaces are slow
+        self._background_ok = True
+        try:
+            plot_contour(ax1, s, n=n)
+            plot_surface3d(ax2, s, n=min(n, 50))
+        except NotImplementedError as exc:
+            self._background_ok = False
+            ax1.text(
+                0.5, 0.5, f"not ready:\n{exc}", ha="center", va="center", transform=ax1.transAxes
+            )
+        self._base = (len(ax1.lines), len(ax2.lines))
+        self.fig.tight_layout()
 
     def _on_surface(self, change: dict) -> None:
         if self._quiet:
