@@ -101,16 +101,19 @@ REFERENCE: dict[str, tuple[str, dict, tuple[str, ...]]] = {
     "SGD": ("SGD", {}, ("lr",)),
     "Momentum": ("SGD", {}, ("lr", "momentum")),
     "Nesterov": ("SGD", {"nesterov": True}, ("lr", "momentum")),
-    "AdaGrad": ("Adagrad", {}, ("lr",)),
-    "RMSProp": ("RMSprop", {}, ("lr", "alpha")),
-    "Adam": ("Adam", {}, ("lr", "betas")),
+    "AdaGrad": ("Adagrad", {}, ("lr", "eps")),
+    "RMSProp": ("RMSprop", {}, ("lr", "alpha", "eps")),
+    "Adam": ("Adam", {}, ("lr", "betas", "eps")),
 }
 
 
 def _slider_kwargs(accepts: Sequence[str], lr: float, beta: float, beta2: float) -> dict:
+    """The constructor's keywords from the sliders. ``lr`` is a pair (gradient methods,
+    adaptive methods): a class whose constructor takes ``eps`` is adaptive (its lr is a step
+    length, not a multiple of the gradient)."""
     kw: dict[str, Any] = {}
     if "lr" in accepts:
-        kw["lr"] = lr
+        kw["lr"] = lr[1] if "eps" in accepts else lr[0]
     if "momentum" in accepts:
         kw["momentum"] = beta
     if "betas" in accepts:
@@ -128,15 +131,15 @@ def _accepted(cls: Callable) -> tuple[str, ...]:
         return ("lr",)
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return ("lr",)
-    return tuple(k for k in ("lr", "momentum", "betas", "alpha") if k in params)
+    return tuple(k for k in ("lr", "momentum", "betas", "alpha", "eps") if k in params)
 
 
 @dataclass
 class Racer:
-    """One lane of the race: a name and a factory ``make(lr=, beta=, beta2=) -> stepper``."""
+    """One lane of the race: a name and a factory ``make((lr, lr_adaptive), beta, beta2)``."""
 
     name: str
-    make: Callable[[float, float, float], Any]
+    make: Callable[[tuple[float, float], float, float], Any]
     color: str = "#000000"
     mine: bool = False  # the student's own implementation (drawn dashed)
     # state of the current run
@@ -151,7 +154,7 @@ class Racer:
     def reference(cls, name: str, color: str) -> Racer:
         torch_cls, extra, sliders = REFERENCE[name]
 
-        def make(lr: float, beta: float, beta2: float) -> TorchStepper:
+        def make(lr: tuple[float, float], beta: float, beta2: float) -> TorchStepper:
             return TorchStepper(torch_cls, **extra, **_slider_kwargs(sliders, lr, beta, beta2))
 
         return cls(name, make, color)
@@ -160,7 +163,7 @@ class Racer:
     def student(cls, name: str, opt_cls: Callable, color: str) -> Racer:
         accepts = _accepted(opt_cls)
 
-        def make(lr: float, beta: float, beta2: float) -> Any:
+        def make(lr: tuple[float, float], beta: float, beta2: float) -> Any:
             return opt_cls(**_slider_kwargs(accepts, lr, beta, beta2))
 
         return cls(name, make, color, mine=True)
@@ -180,7 +183,8 @@ class Race:
         optimizers: Sequence[str] | None = None,
         mine: Mapping[str, Callable] | None = None,
         lr: float | None = None,
-        beta: float = 0.9,
+        lr_adaptive: float | None = None,
+        beta: float | None = None,
         beta2: float = 0.99,
         noise: float = 0.0,
         start: tuple[float, float] | None = None,
@@ -206,8 +210,11 @@ class Race:
         for j, (n, c) in enumerate((mine or {}).items()):
             self.racers.append(Racer.student(n, c, COLORS[(len(REFERENCE) + j) % len(COLORS)]))
         self.active = {r.name for r in self.racers if r.name in names or r.mine}
-        self.lr = float(lr) if lr is not None else _default_lr(self.surface_name)
-        self.beta, self.beta2, self.noise = float(beta), float(beta2), float(noise)
+        d = _defaults(self.surface_name)
+        self.lr = float(lr) if lr is not None else d["lr"]
+        self.lr_adaptive = float(lr_adaptive) if lr_adaptive is not None else d["lr_adaptive"]
+        self.beta = float(beta) if beta is not None else d["beta"]
+        self.beta2, self.noise = float(beta2), float(noise)
         self.start = tuple(start) if start is not None else tuple(self.surface.start)
         self.max_steps = int(steps)
         self.steps_per_frame = max(1, int(steps_per_frame))
@@ -251,7 +258,7 @@ class Race:
             r.diverged = None
             r.error = ""
             try:
-                r.opt = r.make(self.lr, self.beta, self.beta2)
+                r.opt = r.make((self.lr, self.lr_adaptive), self.beta, self.beta2)
             except Exception as exc:  # noqa: BLE001 - a broken student class must not stop the race
                 r.opt = None
                 r.error = f"{type(exc).__name__}: {exc}"
@@ -550,8 +557,14 @@ class Race:
             self.checks[r.name] = c
         self.lr_slider = W.FloatLogSlider(value=self.lr, base=10, min=-4, max=0.5, step=0.05,
                                           description="learning rate", readout_format=".2g",
-                                          continuous_update=False)
+                                          continuous_update=False,
+                                          tooltip="SGD, Momentum, Nesterov: w -= lr * (a gradient sum)")
         self.lr_slider.add_class("coursekit-race-lr")
+        self.lr_adaptive_slider = W.FloatLogSlider(
+            value=self.lr_adaptive, base=10, min=-4, max=0.5, step=0.05, description="lr (adaptive)",
+            readout_format=".2g", continuous_update=False,
+            tooltip="AdaGrad, RMSProp, Adam: about the length of a step")
+        self.lr_adaptive_slider.add_class("coursekit-race-lr-adaptive")
         self.beta_slider = W.FloatSlider(value=self.beta, min=0.0, max=0.99, step=0.01,
                                          description="β (mom., β₁)", continuous_update=False)
         self.beta_slider.add_class("coursekit-race-beta")
@@ -562,11 +575,12 @@ class Race:
         self.noise_slider = W.FloatSlider(value=self.noise, min=0.0, max=5.0, step=0.1,
                                           description="noise σ", continuous_update=False)
         self.noise_slider.add_class("coursekit-race-noise")
-        for s in (self.lr_slider, self.beta_slider, self.beta2_slider, self.noise_slider):
+        for s in (self.lr_slider, self.lr_adaptive_slider, self.beta_slider, self.beta2_slider,
+                  self.noise_slider):
             s.observe(self._on_slider, "value")
         self.surface_pick.observe(self._on_surface, "value")
-        frames = math.ceil(self.max_steps / self.steps_per_frame)
-        self.play = W.Play(value=0, min=0, max=frames, step=1, interval=60, description="play",
+        # the Play widget is the clock (one tick = one frame); the race itself says when it is over
+        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=60, description="play",
                            show_repeat=False)
         self.play.add_class("coursekit-race-play")
         self.play.observe(self._on_play, "value")
@@ -581,8 +595,8 @@ class Race:
         self.board.add_class("coursekit-race-leaderboard")
         controls = W.VBox([
             W.HBox([self.surface_pick, *self.checks.values()], layout=W.Layout(flex_flow="row wrap")),
-            W.HBox([self.lr_slider, self.beta_slider]),
-            W.HBox([self.beta2_slider, self.noise_slider]),
+            W.HBox([self.lr_slider, self.lr_adaptive_slider, self.noise_slider]),
+            W.HBox([self.beta_slider, self.beta2_slider]),
             W.HBox([self.play, self.step_button, self.reset_button]),
         ])
         self.widget = W.VBox([controls, self.view, self.board])
@@ -604,6 +618,7 @@ class Race:
         if getattr(self, "_switching", False):
             return
         self.lr = float(self.lr_slider.value)
+        self.lr_adaptive = float(self.lr_adaptive_slider.value)
         self.beta = float(self.beta_slider.value)
         self.beta2 = float(self.beta2_slider.value)
         self.noise = float(self.noise_slider.value)
@@ -615,10 +630,13 @@ class Race:
         self.surface_name = change["new"]
         self.surface = get_surface(self.surface_name)
         self.start = tuple(self.surface.start)
-        self.lr = _default_lr(self.surface_name)
+        d = _defaults(self.surface_name)
+        self.lr, self.lr_adaptive, self.beta = d["lr"], d["lr_adaptive"], d["beta"]
         self._switching = True
         try:
             self.lr_slider.value = self.lr
+            self.lr_adaptive_slider.value = self.lr_adaptive
+            self.beta_slider.value = self.beta
         finally:
             self._switching = False
         self.reset()
@@ -652,8 +670,8 @@ def _warm_up() -> None:
     """torch.optim's first step imports a lot (about 2 s): pay it before the first frame."""
     global _WARM
     if not _WARM:
-        for cls, extra, _ in REFERENCE.values():
-            TorchStepper(cls, lr=0.1, **extra).step(np.zeros(2), np.ones(2))
+        for name in REFERENCE:
+            Racer.reference(name, "k").make((0.1, 0.1), 0.9, 0.99).step(np.zeros(2), np.ones(2))
         _WARM = True
 
 
@@ -688,13 +706,19 @@ def _fast_diff_image(canvas: Any) -> bytes | None:
         return png.getvalue()
 
 
-# learning rates at which the six reference optimizers all do something sensible
-_LRS = {"bowl": 0.3, "quadratic": 0.15, "rosenbrock": 2e-3, "saddle": 0.05, "monkey": 0.02,
-        "himmelblau": 0.01, "beale": 0.01, "pathological": 0.5, "steep": 0.2, "plateau": 1.0}
+# per track: (lr of the gradient methods, lr of the adaptive methods, momentum β) at which the
+# reference racers show the track's lesson
+_DEFAULTS = {
+    "bowl": (0.3, 0.3, 0.7), "quadratic": (0.12, 0.1, 0.7), "rosenbrock": (1e-3, 0.05, 0.9),
+    "saddle": (0.05, 0.05, 0.9), "monkey": (0.02, 0.02, 0.9), "himmelblau": (0.005, 0.1, 0.9),
+    "beale": (0.005, 0.05, 0.9), "pathological": (0.5, 0.1, 0.9), "steep": (0.2, 0.05, 0.9),
+    "plateau": (1.0, 0.5, 0.9),
+}
 
 
-def _default_lr(name: str) -> float:
-    return _LRS.get(name, 0.05)
+def _defaults(name: str) -> dict:
+    lr, lr_a, beta = _DEFAULTS.get(name, (0.05, 0.05, 0.9))
+    return {"lr": lr, "lr_adaptive": lr_a, "beta": beta}
 
 
 def race(surface: str | Surface = "bowl", *, mine: Mapping[str, Callable] | None = None,
@@ -703,8 +727,10 @@ def race(surface: str | Surface = "bowl", *, mine: Mapping[str, Callable] | None
 
     mine: {"label": OptimizerClass} — the student's classes (constructor takes some of lr=,
         momentum=, betas=, alpha=; ``step(w, g) -> new w``) race next to torch.optim's.
-    options: optimizers (which reference racers start ticked), lr, beta, beta2, noise, start,
-        steps (the race length), steps_per_frame, tol, seed, live (force live / static).
+    options: optimizers (which reference racers start ticked), lr (SGD, Momentum, Nesterov),
+        lr_adaptive (AdaGrad, RMSProp, Adam: a class taking eps=), beta (momentum and Adam's β₁),
+        beta2 (RMSProp's α and Adam's β₂), noise (σ of Gaussian noise added to every gradient),
+        start, steps (the race length), steps_per_frame, tol, seed, live (force live / static).
     Live it displays the widget; headless it runs to the end and shows one static frame.
     Returns the Race (``.results()``, ``.leaderboard()``).
     """
@@ -769,21 +795,32 @@ def first_divergence(mine: Any, ref: Any, rtol: float = 1e-10, atol: float = 1e-
 
 
 def report_divergence(name: str, mine: Any, ref: Any, *, against: str = "torch",
-                      rtol: float = 1e-10, atol: float = 1e-12) -> bool:
-    """Print where `mine` first leaves `ref` (the visible checks of notebook 03); True if they
-    agree at every step. Only prints: the verdict is the check that follows."""
+                      rtol: float = 1e-10, atol: float = 1e-12, suspects: str = "") -> bool:
+    """Print whether `mine` follows `ref` and, if not, the first step where it leaves it and by
+    how much (the visible checks of notebook 03). Returns True if they agree at every step.
+    Only prints: the verdict is a check."""
     a = np.asarray(mine, dtype=np.float64)
     b = np.asarray(ref, dtype=np.float64)
     hit = first_divergence(a, b, rtol, atol)
-    if hit is None:
-        err = float(np.max(np.abs(a - b))) if a.shape == b.shape and a.size else 0.0
-        print(f"{name}: same path as {against} for all {len(b) - 1} steps (max |Δw| = {err:.1e})")
+    if hit is None and a.shape == b.shape:
+        err = float(np.max(np.abs(a - b))) if a.size else 0.0
+        print(f"✓ {name}: same path as {against} for all {len(b) - 1} steps (max |Δw| = {err:.1e})")
         return True
+    if hit is None:
+        print(f"✗ {name}: your path has {len(a) - 1} steps, {against}'s {len(b) - 1}.")
+        return False
     t, d = hit
-    np.set_printoptions(precision=6)
-    print(f"{name}: first differs from {against} at step {t}: max |Δw| = {d:.3g}\n"
-          f"    yours  w[{t}] = {a[t]}\n    {against:6s} w[{t}] = {b[t]}"
-          + (f"\n    (w[{t - 1}] agreed: {b[t - 1]})" if t > 0 else ""))
+    with np.printoptions(precision=6, suppress=False):
+        print(f"✗ {name}: your path leaves {against}'s at step {t}: max |Δw| = {d:.3g}\n"
+              f"    yours:  w[{t}] = {a[t]}\n    {against}: w[{t}] = {b[t]}")
+        if t > 0:
+            print(f"    (both had w[{t - 1}] = {b[t - 1]})")
+            da = np.linalg.norm(a[t] - a[t - 1])
+            db = np.linalg.norm(b[t] - b[t - 1])
+            if db > 0:
+                print(f"    your step {t} has length {da:.4g}, {against}'s {db:.4g} ({da / db:.3g}×)")
+    print("  This exercise fails until your path matches to 10 digits."
+          + (f"\n  Usual suspects: {suspects}." if suspects else ""))
     return False
 
 
