@@ -15,7 +15,7 @@ import nbformat
 from coursekit.grading import autograde
 from coursekit.grading.results import ClassResult
 
-__all__ = ["build_class", "grade_class", "cell", "set_cell"]
+__all__ = ["build_class", "grade_class", "cell", "set_cell", "hidden_only_lines"]
 
 
 def build_class(folder: Path, assignment: str, students: Mapping[str, object]) -> Path:
@@ -50,3 +50,15 @@ def cell(nb, grade_id: str):  # noqa: ANN001, ANN201
 def set_cell(nb, grade_id: str, source: str):  # noqa: ANN001, ANN201
     cell(nb, grade_id).source = source
     return nb
+
+
+def hidden_only_lines(nb, min_len: int = 12) -> set[str]:
+    """Lines of the hidden tests that appear nowhere in the visible notebook (to detect leaks)."""
+    from coursekit.notebooks import split_hidden
+
+    hidden, visible = set(), set()
+    for c in nb.cells:
+        vis, hid = split_hidden(c.source) if c.metadata.get("nbgrader", {}).get("grade") else (c.source, "")
+        hidden |= {ln.strip() for ln in hid.splitlines() if len(ln.strip()) > min_len}
+        visible |= {ln.strip() for ln in vis.splitlines()}
+    return hidden - visible

@@ -32,9 +32,13 @@ def ensure_assignment(assignment: str, db_url: str, root: Path, scratch: Path) -
 
 def record(result: SubmissionResult, db_url: str) -> None:
     """Write one submission's scores (auto_score per grade cell) into the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
+    import warnings
 
-    with Gradebook(db_url) as gb:
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own add_submission is noisy
         gb.update_or_create_student(result.student_id)
         try:
             gb.find_submission(result.assignment, result.student_id)

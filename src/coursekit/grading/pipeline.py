@@ -161,6 +161,7 @@ def autograde(
     progress: bool = False,
     root: str | Path | None = None,
     runtime: str | Path | None = None,
+    limits: dict | None = None,
 ) -> ClassResult:
     """Grade every submission under `submissions` and write grades.csv, exercises.csv and
     feedback/<student>/<assignment>.html into `out`; scores go into nbgrader's gradebook.
@@ -173,6 +174,7 @@ def autograde(
     runtime: where nbgrader's run-time folders go (submitted/, autograded/, feedback/);
         default: the course's autograder/ (tests pass a temporary folder).
     resume: skip submissions already graded with the same content.
+    limits: overrides of autograder/grading.toml's [limits] for this run (e.g. {"cell_timeout_s": 10}).
     Returns a ClassResult: result.get(student, assignment).exercise(grade_id) → ExerciseResult
     with .score, .max_score, .status ('passed'|'failed'|'error'|'timeout'|'missing'), .message, .flags.
     """
@@ -181,6 +183,10 @@ def autograde(
     except FileNotFoundError as exc:
         raise GradingError(str(exc)) from None
     settings = load_settings(root)
+    if limits:
+        from dataclasses import replace
+
+        settings = replace(settings, limits=replace(settings.limits, **limits))
     known = [a for a in ASSIGNMENTS if source_path(a, root).is_file() and release_path(a, root).is_file()]
     try:
         jobs, warnings = collect(Path(submissions), known, settings.zip_pattern)
