@@ -698,6 +698,100 @@ class NotebookPage:
             gap,
         )
 
+    def kernel_exec(self, code: str, timeout: float = 60) -> str:
+        """Run `code` in the notebook's kernel *behind the notebook's back* (no cell, no
+        history) and return what it printed. For test probes only."""
+        return self.page.evaluate(
+            """async ([path, code, timeout]) => {
+              const p = window.__ck.panel(path); const k = p.sessionContext.session.kernel;
+              const f = k.requestExecute({code, store_history: false, silent: false});
+              let text = '';
+              f.onIOPub = m => {
+                if (m.header.msg_type === 'stream') text += m.content.text;
+                if (m.header.msg_type === 'error') text += 'ERROR ' + m.content.ename + ': ' + m.content.evalue;
+              };
+              await Promise.race([f.done, new Promise((_, no) => setTimeout(() => no(new Error('kernel probe timed out')), timeout))]);
+              return text; }""",
+            [self.path, code, timeout * 1000],
+        )
+
+    def image_diff(self, a: str, b: str) -> dict:
+        """Compare two images (data URLs): {n: pixels that differ, x0, x1, y0, y1: their
+        bounding box}, in image pixels."""
+        return self.page.evaluate(
+            """async ([a, b]) => {
+              const load = src => new Promise((ok, no) => { const i = new Image(); i.onload = () => ok(i); i.onerror = no; i.src = src; });
+              const [ia, ib] = await Promise.all([load(a), load(b)]);
+              const W = Math.max(ia.width, ib.width), H = Math.max(ia.height, ib.height);
+              const px = img => { const c = document.createElement('canvas'); c.width = W; c.height = H;
+                const x = c.getContext('2d'); x.drawImage(img, 0, 0); return x.getImageData(0, 0, W, H).data; };
+              const da = px(ia), db = px(ib);
+              let n = 0, x0 = W, x1 = -1, y0 = H, y1 = -1;
+              for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+                const i = 4 * (y * W + x);
+                if (Math.abs(da[i] - db[i]) + Math.abs(da[i+1] - db[i+1]) + Math.abs(da[i+2] - db[i+2]) + Math.abs(da[i+3] - db[i+3]) > 24) {
+                  n++; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+                }
+              }
+              return {n, x0, x1, y0, y1, width: W, height: H};
+            }""",
+            [a, b],
+        )
+
+    def assert_canvas_in_sync(self, canvas: Any, what: str, timeout: float = 15) -> None:
+        """The canvas in the browser shows what the kernel's figure holds: waits until the
+        picture equals (all but ≤ 20 pixels) the Agg buffer of one of the kernel's ipympl
+        canvases. Catches frames lost or mis-applied on the way (a stale or garbled plot)."""
+        self.wait_idle(60)
+        out = self.kernel_exec(
+            "import base64 as _b, gc as _gc, io as _io, json as _j\n"
+            "import numpy as _np\nfrom PIL import Image as _I\n"
+            "from ipympl.backend_nbagg import Canvas as _C\n"
+            "_out = []\n"
+            "for _o in _gc.get_objects():\n"
+            "    if isinstance(_o, _C):\n"
+            "        try:\n"
+            "            _a = _np.asarray(_o.get_renderer().buffer_rgba())\n"
+            "        except Exception:\n"
+            "            continue\n"
+            "        _f = _io.BytesIO(); _I.fromarray(_a).save(_f, format='png')\n"
+            "        _out.append('data:image/png;base64,' + _b.b64encode(_f.getvalue()).decode())\n"
+            "print(_j.dumps(_out))\n"
+            "del _out, _o, _f, _a\n"
+        )
+        try:
+            images = json.loads(out.strip().splitlines()[-1])
+        except Exception as exc:
+            raise AssertionError(
+                f"{self.label}: {what}: could not read the kernel's figures: {out[-500:]}"
+            ) from exc
+        try:
+            canvas.page.wait_for_function(
+                """async ([c, images]) => {
+                  const W = c.width, H = c.height;
+                  const mine = c.getContext('2d').getImageData(0, 0, W, H).data;
+                  for (const src of images) {
+                    const img = await new Promise(ok => { const i = new Image(); i.onload = () => ok(i); i.src = src; });
+                    if (img.width !== W || img.height !== H) continue;
+                    const t = document.createElement('canvas'); t.width = W; t.height = H;
+                    const x = t.getContext('2d'); x.drawImage(img, 0, 0);
+                    const theirs = x.getImageData(0, 0, W, H).data;
+                    let bad = 0;
+                    for (let i = 0; i < mine.length; i += 4)
+                      if (Math.abs(mine[i] - theirs[i]) + Math.abs(mine[i+1] - theirs[i+1]) + Math.abs(mine[i+2] - theirs[i+2]) > 24) bad++;
+                    if (bad <= 20) return true;
+                  }
+                  return false; }""",
+                arg=[canvas.element_handle(), images],
+                timeout=timeout * 1000,
+                polling=250,
+            )
+        except Exception as exc:
+            raise AssertionError(
+                f"{self.label}: {what}: the canvas in the browser does not show the kernel's figure "
+                f"(a lost or garbled frame: the picture is stale or wrong); see the screenshot"
+            ) from exc
+
     def canvas_data(self, canvas: Any) -> str:
         return canvas.evaluate("c => c.toDataURL()")
 

@@ -4,8 +4,12 @@ Run All (shared with test_notebooks.py); screenshots go to artifacts/browser/<no
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+EXPLORER = "01_loss_surfaces"
+RACE = "03_optimizer_races"
 STEPPER = "04_convolution_by_hand"
 
 
@@ -47,9 +51,12 @@ def test_stepper_position_stride_padding(notebook_run):
         f"{where}: the highlighted output cell did not move to [1, 1] ({out0} → {out1})"
     )
     page.screenshot(f"{STEPPER}/stepper_position4", stepper)
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after position 0 → 4")
 
     # stride 2: a 2×2 output (4 positions), so each output cell is drawn larger
     page.set_slider(stepper, "stride", 2)
+    page.wait_idle(30)
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after stride 1 → 2")
     page.page.wait_for_function(
         "h => parseFloat(h.getAttribute('aria-valuemax')) === 3",
         arg=page.control(stepper, "slider", "position")
@@ -89,6 +96,157 @@ def test_stepper_position_stride_padding(notebook_run):
     stepper.locator(".widget-play button").first.click()
     page.wait_text_change(readout, "0", "pressing play")
     stepper.locator(".widget-play button").nth(2).click()  # stop
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
+
+
+@pytest.mark.notebook(EXPLORER)
+def test_explorer_lr_past_the_bound_diverges(notebook_run):
+    page = notebook_run.page
+    explorer = page.widget("coursekit-explorer")
+    explorer.wait_for(state="visible")
+    explorer.scroll_into_view_if_needed()
+    where = f"{page.label}, widget coursekit-explorer"
+    status = explorer.locator(".coursekit-explorer-status")
+    canvas = page.canvas(explorer)
+    page.select(explorer, "surface", "quadratic bowl (κ slider)")
+    page.wait_idle(30)
+    text = status.inner_text()
+    m = re.search(r"2/λ\s*max\s*=\s*([0-9]+(?:\.[0-9]+)?(?:e[-+]?\d+)?)", text)
+    assert m, f"{where}: the status line does not state 2/λmax: {text!r}"
+    bound = float(m.group(1))
+
+    # just below the bound: stable
+    page.set_slider(explorer, "lr", f"{0.9 * bound:.3g}")
+    page.wait_idle(30)
+    status.filter(has_text="stable").wait_for(timeout=30_000)
+    text = status.inner_text()
+    assert "DIVERGES" not in text, f"{where}: lr = 0.9·2/λmax: {text!r}"
+    img = page.canvas_data(canvas)
+    page.screenshot(f"{EXPLORER}/explorer_stable", explorer)
+
+    # past the bound: the path diverges and the status line says so
+    page.set_slider(explorer, "lr", f"{1.1 * bound:.3g}")
+    status.filter(has_text="DIVERGES").wait_for(timeout=30_000)
+    text = status.inner_text()
+    assert re.search(r"lr = [0-9.]+ > 2/λ", text), (
+        f"{where}: the status should say lr > 2/λmax: {text!r}"
+    )
+    page.wait_canvas_change(canvas, img, "lr past 2/λmax")
+    page.assert_canvas_in_sync(canvas, "coursekit-explorer after lr past 2/λmax")
+    page.screenshot(f"{EXPLORER}/explorer_diverges", explorer)
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
+
+
+STEP_AT_LEAST = (
+    "([el, n]) => { const m = el.innerText.match(/step (\\d+)\\//); return !!m && +m[1] >= n; }"
+)
+
+
+def _step_of(board: str) -> int:
+    m = re.search(r"step (\d+)/", board)
+    assert m, f"the leaderboard shows no step counter: {board!r}"
+    return int(m.group(1))
+
+
+@pytest.mark.notebook(RACE)
+def test_race_play_lr_click_leaderboard(notebook_run):
+    page = notebook_run.page
+    race = page.widget("coursekit-race")
+    race.wait_for(state="visible")
+    race.scroll_into_view_if_needed()
+    where = f"{page.label}, widget coursekit-race"
+    canvas = page.canvas(race)
+    board = race.locator(".coursekit-race-leaderboard")
+    play = race.locator(".coursekit-race-play button")
+
+    def wait_step(n: int, timeout: float = 60) -> None:
+        page.page.wait_for_function(
+            STEP_AT_LEAST, arg=[board.element_handle(), n], timeout=timeout * 1000, polling=50
+        )
+
+    def reset() -> None:
+        page.button(race, "reset").click()
+        board.filter(has_text=re.compile(r"step 0/")).wait_for()
+        page.wait_idle(30)
+
+    reset()
+    start_img = page.canvas_data(canvas)
+    start_board = board.inner_text()
+
+    # play: the paths grow, the leaderboard counts the steps
+    play.first.click()
+    wait_step(10)
+    early = page.canvas_data(canvas)
+    wait_step(40)
+    later = page.canvas_data(canvas)
+    play.nth(1).click()  # pause
+    page.wait_idle(30)
+    d_early = page.image_diff(start_img, early)["n"]
+    d_later = page.image_diff(start_img, later)["n"]
+    assert 0 < d_early < d_later, (
+        f"{where}: play should draw growing paths (pixels changed: {d_early} at step ≥ 10, "
+        f"{d_later} at step ≥ 40)"
+    )
+    assert board.inner_text() != start_board, (
+        f"{where}: the leaderboard did not update while playing"
+    )
+    page.assert_canvas_in_sync(canvas, "coursekit-race after play / pause")
+    page.screenshot(f"{RACE}/race_playing", race)
+
+    # another learning rate: after the same number of steps, other paths
+    def run_steps(n: int) -> str:
+        reset()
+        for k in range(1, n + 1):
+            page.button(race, "step").click()
+            wait_step(k * 1, timeout=30)
+        page.wait_idle(30)
+        return page.canvas_data(canvas)
+
+    img_a = run_steps(5)
+    lr_text = page.control(race, "slider", "learning rate").locator(".widget-readout").inner_text()
+    new_lr = 0.02 if float(lr_text) > 0.05 else 0.2
+    page.set_slider(race, "learning rate", new_lr)
+    page.wait_idle(30)
+    img_b = run_steps(5)
+    changed = page.image_diff(img_a, img_b)
+    assert changed["n"] > 50, (
+        f"{where}: lr {lr_text} → {new_lr}: the paths did not change ({changed})"
+    )
+
+    # click the contour plot: the start point moves there, the race restarts
+    reset()
+    before = page.canvas_data(canvas)
+    box = canvas.bounding_box()
+    click = (0.18, 0.3)  # fractions of the figure: inside the contour axes (left panel)
+    page.page.mouse.click(box["x"] + click[0] * box["width"], box["y"] + click[1] * box["height"])
+    page.wait_canvas_change(canvas, before, "clicking the contour plot")
+    page.wait_idle(30)
+    moved = page.image_diff(before, page.canvas_data(canvas))
+    cx, cy = click[0] * moved["width"], click[1] * moved["height"]
+    assert (
+        moved["x0"] - 12 <= cx <= moved["x1"] + 12 and moved["y0"] - 12 <= cy <= moved["y1"] + 12
+    ), f"{where}: clicked at ({cx:.0f}, {cy:.0f}) px but the picture changed elsewhere ({moved})"
+    assert _step_of(board.inner_text()) == 0, f"{where}: a new start point should restart the race"
+    page.assert_canvas_in_sync(canvas, "coursekit-race after clicking the plot")
+
+    # play to the end: the leaderboard ranks every ticked optimizer
+    ticked = race.locator(".coursekit-race-optimizer input:checked").count()
+    play.first.click()
+    page.page.wait_for_function(
+        "el => !/not yet/.test(el.innerText) || /step (\\d+)\\/\\1\\b/.test(el.innerText)",
+        arg=board.element_handle(),
+        timeout=120_000,
+        polling=200,
+    )
+    play.nth(1).click()
+    page.wait_idle(30)
+    rows = [r for r in board.locator("tr").all_inner_texts() if r.strip()]
+    assert len(rows) == ticked, f"{where}: {ticked} optimizers ticked, leaderboard rows: {rows}"
+    page.screenshot(f"{RACE}/race_leaderboard", race)
     assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
         page.console_errors
     )
