@@ -1,5 +1,6 @@
 """Each `coursekit` command's bad-input paths: one clear line on stderr, exit code 2, nothing written."""
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -82,3 +83,25 @@ def test_usage_error_exit_code(capsys):
     with pytest.raises(SystemExit) as e:
         main(["frobnicate"])
     assert e.value.code == 2
+
+
+def test_autograde_refuses_without_a_sandbox_unless_told(tmp_path):
+    """Where bubblewrap can't be found (e.g. macOS), untrusted code is not run unless --no-sandbox."""
+    from gradekit import build_class
+
+    from coursekit.notebooks import release_notebook, submission_from
+
+    a = "04_convolution_by_hand"
+    cls = build_class(tmp_path / "class", a, {"solo": submission_from(release_notebook(a))})
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("setpriv", "sh"):
+        (bindir / tool).symlink_to(f"/usr/bin/{tool}" if tool == "setpriv" else "/bin/sh")
+    env = {**os.environ, "PATH": str(bindir)}
+    cmd = [sys.executable, "-m", "coursekit.cli", "autograde", str(cls), "--out", str(tmp_path / "out"), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "--no-sandbox" in r.stderr and "bubblewrap" in r.stderr
+    assert not (tmp_path / "out").exists()
+    r = subprocess.run([*cmd, "--no-sandbox"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "solo" in r.stdout and (tmp_path / "out" / "grades.csv").is_file()

@@ -79,7 +79,7 @@ TWIN_ATTACKS = {
     "memory_bomb": WRONG + "import numpy as np\nhog = np.ones(2**30)  # 8 GB against a 2 GB cap\n",
     "print_200mb": WRONG + "print('x' * 200_000_000)\n",
     "network": WRONG + "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=3)\n",
-    "background_process": WRONG + "import subprocess\nsubprocess.Popen(['sh', '-c', 'while true; do sleep 0.2; done'])\n"
+    "background_process": WRONG + "import subprocess\nsubprocess.Popen(['sh', '-c', 'while true; do sleep 0.2; done', 'redteam-marker'])\n"
                           "import threading, time\nthreading.Thread(target=lambda: time.sleep(600), daemon=True).start()\n",
 }
 
@@ -88,8 +88,9 @@ KILLER_ATTACKS = {
     "os_exit": "def conv_output_size(n, f, padding=0, stride=1):\n    import os\n    os._exit(0)\n",
     "sigint_ignored": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                       "def conv_output_size(n, f, padding=0, stride=1):\n    while True:\n        pass\n",
-    "fork_bomb": WRONG + "import os, time\nfor _ in range(100000):\n    try:\n        if os.fork() == 0:\n"
-                 "            time.sleep(600)\n            os._exit(0)\n    except OSError:\n        break\n",
+    "fork_bomb": WRONG + "import os\nfor _ in range(100000):\n    try:\n        if os.fork() == 0:\n"
+                 "            os.execv('/bin/sh', ['sh', '-c', 'sleep 600', 'redteam-marker'])\n"
+                 "    except OSError:\n        break\n",
 }
 
 
@@ -185,14 +186,14 @@ def test_killed_kernel_ends_only_that_notebook(graded, attack):
     assert s.exercise(ATTACKED).score == 0
     assert s.score <= result.get("honest_twin").score
     for e in s.exercises[ids.index(ATTACKED):]:
-        if e.status != "passed":
-            assert e.status in ("error", "timeout", "failed") and e.message, e
+        if e.status != "passed":  # "missing": a later cell could not run to define its function
+            assert e.status in ("error", "timeout", "failed", "missing") and e.message, e
 
 
 def test_nothing_outside_the_sandbox_was_reachable(graded):
     result, work, *_ = graded
     for name in ("read_solutions", "write_gradebook", "other_students"):
-        text = json.dumps(result.get(name).cells)
+        text = json.dumps([c["outputs"] for c in result.get(name).cells])
         assert "denied" in text, f"{name}: the attack did not run"
         assert "READ-OK" not in text and "WRITE-OK" not in text and "ACCESS-OK" not in text, name
     from nbgrader.api import Gradebook
@@ -213,15 +214,16 @@ def test_network_memory_and_output_are_capped(graded):
 
 
 def test_no_student_process_outlives_grading(graded):
+    """The background process and the fork bomb's children (marked) died with their sandboxes."""
     leftovers = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            uid = int(Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[0])
-        except (OSError, IndexError, ValueError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             continue
-        if 61000 <= uid < 61100:
+        if b"redteam-marker" in cmdline and b"pytest" not in cmdline:
             leftovers.append(pid)
-    assert not leftovers, f"sandbox processes still running: {leftovers}"
+    assert not leftovers, f"student processes still running: {leftovers}"
 
 
 @pytest.mark.parametrize("how", TAMPER)

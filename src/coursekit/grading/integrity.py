@@ -91,7 +91,7 @@ def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
     seen: dict[str, dict] = {}  # grade_id → the submitted cell (first occurrence)
     extras: dict[str | None, list[str]] = {}  # anchor grade_id → student's added code cells
     anchor: str | None = None
-    matched = 0
+    matched = 0  # cells that are this notebook's own exercises (answer or test cells)
 
     def flag(gid: str | None, text: str) -> None:
         if gid and gid in orig_by_id and nbgrader_meta(orig_by_id[gid]).get("grade"):
@@ -103,9 +103,10 @@ def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         if gid in orig_by_id:
-            matched += 1
             orig = orig_by_id[gid]
             ometa = nbgrader_meta(orig)
+            if ometa.get("solution") or ometa.get("grade"):
+                matched += 1
             if gid in seen:
                 flag(gid, f"cell {gid!r} appears more than once (duplicated); the first copy was used")
                 continue

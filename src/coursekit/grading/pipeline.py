@@ -290,7 +290,10 @@ def autograde(
                 finish(res)
                 tick(res)
         else:
-            ctx = mp.get_context("fork")
+            # forkserver: workers start from a clean, thread-free process (forking a grader that
+            # has threads, e.g. one driving Jupyter kernels, can deadlock the child).
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["coursekit.grading.pipeline"])
             slots = ctx.Queue()
             for i in range(n):
                 slots.put(i)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -146,7 +145,6 @@ def _seed_matplotlib_cache(target: Path) -> None:
 class _Spec:
     argv: list[str]
     env: dict[str, str]
-    preexec: Callable[[], None]
     home: Path
 
 
@@ -177,25 +175,18 @@ def _build(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) 
         env["COURSEKIT_DATA"] = str(data)
     py = [sys.executable, "-m", "coursekit.grading.runner", str(pass_fds[0]), str(pass_fds[1])]
 
-    mem = limits.memory_mb * 2**20
-    nproc = limits.max_processes
-    fsize = limits.file_mb * 2**20
+    # Resource limits are set by util-linux's prlimit, inherited by everything the kernel starts
+    # (no preexec_fn: forking from a threaded grader must stay safe).
     cpu = int(limits.notebook_timeout_s * max(1, limits.cpu_threads) * 2 + 60)
-
-    def preexec() -> None:
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if not root or not sandbox:
-            # A per-user process cap only works for a uid of the sandbox's own.
-            pass
-        else:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    prlimit = [shutil.which("prlimit") or "/usr/bin/prlimit",
+               f"--data={limits.memory_mb * 2**20}", f"--fsize={limits.file_mb * 2**20}",
+               f"--cpu={cpu}", "--core=0"]
+    if root and sandbox:  # a per-user process cap only works for a uid of the sandbox's own
+        prlimit.append(f"--nproc={limits.max_processes}")
+    prlimit.append("--")
 
     if not sandbox:
-        return _Spec(py, env, preexec, home)
+        return _Spec(prlimit + py, env, home)
 
     _seed_matplotlib_cache(home / ".config" / "matplotlib")
     if root:
@@ -204,7 +195,7 @@ def _build(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) 
             for f in files:
                 os.chown(os.path.join(dirpath, f), uid, uid)
     os.chmod(home, 0o700)
-    argv = [_bwrap(), *_ns_args(root)]
+    argv = [*prlimit, _bwrap(), *_ns_args(root)]
     for sysdir in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
         if os.path.exists(sysdir):
             argv += (["--symlink", os.readlink(sysdir), sysdir] if os.path.islink(sysdir)
@@ -224,7 +215,7 @@ def _build(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) 
     else:
         argv += ["--"]
     argv += py
-    return _Spec(argv, env, preexec, home)
+    return _Spec(argv, env, home)
 
 
 def _exit_reason(code: int) -> str:
@@ -301,7 +292,7 @@ class Kernel:
         with open(log, "wb") as logf:
             proc = subprocess.Popen(
                 spec.argv, env=spec.env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                pass_fds=(to_kernel_r, from_kernel_w), preexec_fn=spec.preexec, close_fds=True,
+                pass_fds=(to_kernel_r, from_kernel_w), start_new_session=True, close_fds=True,
                 cwd=str(spec.home),
             )
         os.close(to_kernel_r)
