@@ -41,7 +41,7 @@ demo: setup
 	$(BIN)/coursekit autograde $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
 
 test: setup
-	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -n auto -m "not slow and not browser" $(PYTEST_ARGS)

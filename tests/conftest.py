@@ -23,3 +23,12 @@ def course_root() -> Path:
 
 def pytest_report_header(config):  # noqa: ANN001, ANN201
     return f"coursekit data: {os.environ.get('COURSEKIT_DATA') or 'none (MNIST tests will skip)'}"
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201
+    """For `pytest -n auto --dist loadgroup`: each module's tests stay on one worker (its
+    module-scoped fixtures, e.g. a graded class, are built once) and all browser tests share one
+    worker (one JupyterLab)."""
+    for item in items:
+        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,8 +1,8 @@
 """pyproject.toml and environment.yml declare the same dependencies."""
 
 import re
-import tomllib
 
+import tomllib
 from conftest import ROOT
 
 CONDA_NAMES = {"pytorch": "torch"}

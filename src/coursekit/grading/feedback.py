@@ -15,11 +15,10 @@ from pathlib import Path
 import nbformat
 
 from ..notebooks import split_hidden
-from .results import SubmissionResult
+from .results import ICONS, SubmissionResult
 
 __all__ = ["autograded_notebook", "render_feedback"]
 
-_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️", "missing": "❔"}
 
 
 def autograded_notebook(result: SubmissionResult, release_nb: dict) -> nbformat.NotebookNode:
@@ -30,7 +29,7 @@ def autograded_notebook(result: SubmissionResult, release_nb: dict) -> nbformat.
              "| exercise | score | result | what happened |", "|---|---|---|---|"]
     for e in result.exercises:
         msg = html.escape(e.message.splitlines()[0] if e.message else "").replace("|", "\\|")[:300]
-        lines.append(f"| `{e.grade_id}` | {e.score:g} / {e.max_score:g} | {_ICON.get(e.status, '')} {e.status} | {msg} |")
+        lines.append(f"| `{e.grade_id}` | {e.score:g} / {e.max_score:g} | {ICONS.get(e.status, '')} {e.status} | {msg} |")
     flags = [*result.flags, *(f for e in result.exercises for f in e.flags)]
     if result.error:
         lines += ["", f"**This notebook could not be graded normally:** {html.escape(result.error)}"]

@@ -20,7 +20,7 @@ from ..notebooks import ASSIGNMENTS, course_root, nbgrader_meta, release_path, s
 from .collect import CollectError, Job, collect
 from .config import Limits, load_settings, nbgrader_config
 from .integrity import NotebookUnreadable, plan_submission, read_notebook
-from .results import ClassResult, ExerciseResult, SubmissionResult
+from .results import ICONS, ClassResult, ExerciseResult, SubmissionResult
 from .sandbox import Kernel, KernelDied, SandboxUnavailable, sandbox_available
 from .verdict import evaluate_test
 
@@ -88,11 +88,11 @@ def grade_job(job: Job, release_nb: dict, source_nb: dict, limits: Limits, *, sa
                         outputs, error = kernel.run_cell(cell.source)
                         record["outputs"] = outputs
                         if error and error.get("timeout"):
-                            record["outputs"].append(_stream(f"⏱️ stopped: {error.get('evalue')}\n"))
+                            record["outputs"].append(_stream(f"⏱ stopped: {error.get('evalue')}\n"))
                     except KernelDied as exc:
                         dead = str(exc)
                         dead_status = "timeout" if ("did not stop" in dead or "ran out" in dead) else "error"
-                        record["outputs"] = [_stream(f"⚠️ the kernel stopped here: {dead}\n")]
+                        record["outputs"] = [_stream(f"⚠ the kernel stopped here: {dead}\n")]
                 result.cells.append(record)
                 continue
             # a test cell: the verdict is decided here, in the grader
@@ -107,7 +107,7 @@ def grade_job(job: Job, release_nb: dict, source_nb: dict, limits: Limits, *, sa
             score = cell.points if status == "passed" else 0.0
             result.exercises.append(ExerciseResult(job.student_id, job.assignment, cell.grade_id, score,
                                                    cell.points, status, message, list(cell.flags), output))
-            verdict = f"{_ICON[status]} {status}: {score:g} / {cell.points:g}" + (f" — {message}" if message else "")
+            verdict = f"{ICONS[status]} {status}: {score:g} / {cell.points:g}" + (f" — {message}" if message else "")
             record["outputs"] = ([_stream(output)] if output else []) + [_stream(verdict + "\n", "stderr" if status != "passed" else "stdout")]
             result.cells.append(record)
     finally:
@@ -116,7 +116,6 @@ def grade_job(job: Job, release_nb: dict, source_nb: dict, limits: Limits, *, sa
     return result
 
 
-_ICON = {"passed": "✔", "failed": "✘", "error": "⚠", "timeout": "⏱", "missing": "?"}
 
 
 def _stream(text: str, name: str = "stdout") -> dict:

@@ -7,9 +7,10 @@ import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["STATUSES", "ExerciseResult", "SubmissionResult", "ClassResult"]
+__all__ = ["STATUSES", "ICONS", "ExerciseResult", "SubmissionResult", "ClassResult"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
+ICONS = {"passed": "✔", "failed": "✘", "error": "⚠", "timeout": "⏱", "missing": "?"}
 
 
 @dataclass
