@@ -204,7 +204,7 @@ class LossSurfaceExplorer:
             slider.continuous_update = False  # one run per release of the handle, not per pixel
         self.status = W.HTML()
         self.status.add_class("coursekit-explorer-status")
-        self.fig, self.view = live_figure(figsize=(13, 4.2))
+        self.fig, self.view = live_figure(figsize=(11, 3.7), dpi=80)  # 880 px: the notebook width
         self._set_surface_controls(start, lr)
         controls = W.VBox([self.menu, self.kappa, self.lr, self.steps, self.x0, self.y0])
         parts = [W.HBox([controls, self.status])]
