@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .devices import DEVICE_CHOICES, available_devices, pick_device
-from .interactive import is_headless, live_figure
+from .interactive import live_figure
 
 __all__ = [
     "History",
