@@ -393,6 +393,14 @@ def test_lecture_numbers() -> None:
 # --- the gradient-flow explorer ---------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():  # noqa: ANN201 - small matrices: one thread is faster on a shared machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def batch():
     g = torch.Generator().manual_seed(0)

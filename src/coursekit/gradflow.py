@@ -336,17 +336,19 @@ class GradFlowExplorer:
         self._fig.canvas.draw_idle()
 
     def show(self, static_configs: Sequence[dict] | None = None) -> None:
-        """Display the live widget, or (headless) one static picture per configuration."""
+        """Display the live widget, or (headless) one static picture per configuration
+        (only the first while an autograder runs the notebook)."""
         from IPython.display import display
 
-        from .interactive import is_headless
+        from .interactive import grading_mode, is_headless
 
         if not is_headless():
             display(self.widget)
             return
         import matplotlib.pyplot as plt
 
-        for changes in static_configs or [{}]:
+        configs = list(static_configs or [{}])
+        for changes in configs[:1] if grading_mode() else configs:
             prof = self.compute(**changes)
             fig = self.figure(prof)
             print(self._status(prof))

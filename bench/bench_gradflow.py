@@ -1,0 +1,119 @@
+"""How long one update of the gradient-flow explorer takes (notebook 02).
+
+One update = coursekit.gradflow.gradient_flow at depth 50, width 128, batch 128 (initialise the
+weights, forward, backward, per-layer gradient norms and activation stds, in float64). It is
+compared, in the same run and interleaved, with a plain baseline: one forward + backward of the
+same MLP written as an nn.Sequential of bias-free nn.Linear layers in float32 (weights built
+once, outside the timing), and the same in float64. The widget's redraw (Agg, no front end) is
+timed too. The issue's budget: one update under 0.5 s on 2 CPU cores.
+
+    .venv/bin/python bench/bench_gradflow.py [--repeats 15] [--threads 1]
+
+Medians over the repeats; the machine may be shared, so run it a couple of times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from coursekit import gradflow
+
+DEPTH, WIDTH, BATCH = 50, 128, 128
+
+
+def baseline_model(dtype: torch.dtype, activation: str = "relu") -> torch.nn.Module:
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[activation]
+    layers, d = [], 784
+    for _ in range(DEPTH):
+        layers += [torch.nn.Linear(d, WIDTH, bias=False), act()]
+        d = WIDTH
+    layers.append(torch.nn.Linear(d, 10, bias=False))
+    model = torch.nn.Sequential(*layers).to(dtype)
+    for m in model:
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    return model
+
+
+def time_once(fn) -> float:  # noqa: ANN001
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    try:
+        x, y = gradflow.mnist_batch(BATCH)
+        data = "MNIST"
+    except Exception:  # noqa: BLE001 - no MNIST on this machine: random inputs time the same
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(BATCH, 784, generator=g), torch.randint(0, 10, (BATCH,), generator=g)
+        data = "random (no MNIST found)"
+
+    models = {dt: baseline_model(dt) for dt in (torch.float32, torch.float64)}
+
+    def baseline(dt: torch.dtype) -> None:
+        model = models[dt]
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x.to(dt)), y).backward()
+
+    def update() -> None:
+        gradflow.gradient_flow(x, y, depth=DEPTH, width=WIDTH, activation="relu", init="He normal")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_g, ax_s) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+
+    def redraw() -> None:
+        prof = gradflow.gradient_flow(x, y, depth=DEPTH, width=WIDTH, activation="relu", init="He normal")
+        gradflow._draw(ax_g, ax_s, prof)
+        fig.tight_layout()
+        fig.canvas.draw()
+
+    cases = {
+        "baseline fwd+bwd, nn.Linear float32": lambda: baseline(torch.float32),
+        "baseline fwd+bwd, nn.Linear float64": lambda: baseline(torch.float64),
+        "gradflow update (init+fwd+bwd+stats, float64)": update,
+        "gradflow update + redraw (Agg)": redraw,
+    }
+    for fn in cases.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits every case alike
+        for name, fn in cases.items():
+            times[name].append(time_once(fn))
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = med["baseline fwd+bwd, nn.Linear float32"]
+    print(f"gradient-flow explorer, depth {DEPTH}, width {WIDTH}, batch {BATCH} ({data})")
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {args.repeats} repeats, medians")
+    for name, m in med.items():
+        lo, hi = min(times[name]), max(times[name])
+        print(f"  {name:48s} {1000 * m:8.1f} ms   (min {1000 * lo:.1f}, max {1000 * hi:.1f})   x{m / base:5.2f} baseline")
+    ok = med["gradflow update + redraw (Agg)"] < 0.5
+    print(f"one update {'within' if ok else 'OVER'} the 0.5 s budget "
+          f"({1000 * med['gradflow update (init+fwd+bwd+stats, float64)']:.0f} ms compute, "
+          f"{1000 * med['gradflow update + redraw (Agg)']:.0f} ms with the redraw)")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
