@@ -100,7 +100,9 @@ def bench_surface(surface: str, frames: int) -> dict[str, list[float]]:
     race = _live_race(surface)
     canvas = race.fig.canvas
     canvas.get_diff_image = lambda: FigureCanvasWebAggCore.get_diff_image(canvas)
-    for cid in list(canvas.callbacks.callbacks.get("draw_event", {})):  # no blitting: draw everything
+    for cid in list(
+        canvas.callbacks.callbacks.get("draw_event", {})
+    ):  # no blitting: draw everything
         canvas.mpl_disconnect(cid)
     for trio in race._artists.values():
         for a in trio:
@@ -163,17 +165,28 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")
 
-    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} cpu(s), "
-          f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
-    print(f"canvas: {CANVAS}; kernel ms per frame, six optimizers, 2 steps each per frame (median / p90), budget {BUDGET_MS:g} ms")
+    print(
+        f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} cpu(s), "
+        f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"canvas: {CANVAS}; kernel ms per frame, six optimizers, 2 steps each per frame (median / p90), budget {BUDGET_MS:g} ms"
+    )
     worst = 0.0
     for surface in args.surfaces:
         res = bench_surface(surface, args.frames)
         med = {k: statistics.median(v) for k, v in res.items()}
         p90 = {k: float(np.percentile(v, 90)) for k, v in res.items()}
-        print(f"  {surface:12s} " + "  ".join(f"{k}: {med[k]:6.1f} / {p90[k]:6.1f}" for k in ("coursekit", "full", "naive")))
-        print(f"  {'':12s} speed-up of coursekit: ×{med['full'] / med['coursekit']:.1f} vs full redraw, "
-              f"×{med['naive'] / med['coursekit']:.1f} vs naive")
+        print(
+            f"  {surface:12s} "
+            + "  ".join(
+                f"{k}: {med[k]:6.1f} / {p90[k]:6.1f}" for k in ("coursekit", "full", "naive")
+            )
+        )
+        print(
+            f"  {'':12s} speed-up of coursekit: ×{med['full'] / med['coursekit']:.1f} vs full redraw, "
+            f"×{med['naive'] / med['coursekit']:.1f} vs naive"
+        )
         worst = max(worst, med["coursekit"])
     verdict = "within" if worst <= BUDGET_MS else "OVER"
     print(f"worst median frame {worst:.1f} ms: {verdict} the {BUDGET_MS:g} ms budget")

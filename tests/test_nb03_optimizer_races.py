@@ -30,8 +30,15 @@ from coursekit.notebooks import (
 A = "03_optimizer_races"
 
 EXERCISES = {  # grade_id: points
-    "test_SGD": 1, "test_Momentum": 2, "test_Nesterov": 2, "test_AdaGrad": 2, "test_RMSProp": 2,
-    "test_Adam": 2, "test_AdamW": 1, "test_optimal_momentum_params": 1, "test_lr_at": 2,
+    "test_SGD": 1,
+    "test_Momentum": 2,
+    "test_Nesterov": 2,
+    "test_AdaGrad": 2,
+    "test_RMSProp": 2,
+    "test_Adam": 2,
+    "test_AdamW": 1,
+    "test_optimal_momentum_params": 1,
+    "test_lr_at": 2,
 }
 
 
@@ -90,14 +97,18 @@ def test_paths_and_first_divergence(capsys):
     off = mine.copy()
     off[4:] += 1e-6
     assert R.first_divergence(off, ref)[0] == 4
-    assert R.report_divergence("x", off, ref, against="torch.optim.SGD", suspects="the usual") is False
+    assert (
+        R.report_divergence("x", off, ref, against="torch.optim.SGD", suspects="the usual") is False
+    )
     text = capsys.readouterr().out
     assert "leaves torch.optim.SGD's at step 4" in text and "Usual suspects: the usual" in text
     # a schedule reaches the optimizer as step(w, g, lr)
     lrs = np.linspace(0.1, 0.01, 10)
     np.testing.assert_allclose(
         R.student_path(MyMomentum(lr=0.1), grad, [1.0, 1.0], 10, lrs),
-        R.torch_path("SGD", grad, [1.0, 1.0], 10, lrs, lr=0.1, momentum=0.9), rtol=1e-13)
+        R.torch_path("SGD", grad, [1.0, 1.0], 10, lrs, lr=0.1, momentum=0.9),
+        rtol=1e-13,
+    )
 
 
 def test_student_path_says_what_is_wrong_with_step():
@@ -143,8 +154,14 @@ def test_headless_race_runs_to_the_end_and_ranks():
 
 
 def test_divergence_and_broken_student_classes_do_not_stop_the_race():
-    r = R.Race("bowl", lr=5.0, optimizers=["SGD", "Adam"],
-               mine={"mine": MyMomentum, "broken": Broken, "none": ReturnsNone}, steps=50, live=False)
+    r = R.Race(
+        "bowl",
+        lr=5.0,
+        optimizers=["SGD", "Adam"],
+        mine={"mine": MyMomentum, "broken": Broken, "none": ReturnsNone},
+        steps=50,
+        live=False,
+    )
     r.run()
     res = {row["name"]: row for row in r.results()}
     assert res["SGD"]["diverged"] is not None  # lr 5 > 2 / 4 on the steep axis
@@ -156,8 +173,15 @@ def test_divergence_and_broken_student_classes_do_not_stop_the_race():
 
 
 def test_student_class_in_the_race_follows_the_reference():
-    r = R.Race("rosenbrock", optimizers=["Momentum"], mine={"my Momentum": MyMomentum},
-               lr=1e-3, beta=0.9, steps=80, live=False)
+    r = R.Race(
+        "rosenbrock",
+        optimizers=["Momentum"],
+        mine={"my Momentum": MyMomentum},
+        lr=1e-3,
+        beta=0.9,
+        steps=80,
+        live=False,
+    )
     r.run()
     ref, mine = (next(x for x in r.racers if x.name == n) for n in ("Momentum", "my Momentum"))
     np.testing.assert_allclose(np.array(mine.path), np.array(ref.path), rtol=1e-12, atol=1e-12)
@@ -208,7 +232,10 @@ def test_widget_has_stable_classes_and_controls(live_race):
     r, w = live_race
     assert "coursekit-race" in w._dom_classes
     assert "coursekit-race-play" in r.play._dom_classes and r.play.description == "play"
-    assert "coursekit-race-lr" in r.lr_slider._dom_classes and r.lr_slider.description == "learning rate"
+    assert (
+        "coursekit-race-lr" in r.lr_slider._dom_classes
+        and r.lr_slider.description == "learning rate"
+    )
     assert "coursekit-race-leaderboard" in r.board._dom_classes
     assert set(r.checks) == {*R.REFERENCE, "my Momentum"}
     assert r.view.__class__.__name__ == "Canvas"  # ipympl
@@ -276,7 +303,9 @@ def test_frame_kernel_time_is_reasonable(live_race):
 
 def test_notebook_has_the_exercises_with_their_points():
     cells = cells_by_grade_id(source_notebook(A))
-    graded = {g: nbgrader_meta(c)["points"] for g, c in cells.items() if nbgrader_meta(c).get("grade")}
+    graded = {
+        g: nbgrader_meta(c)["points"] for g, c in cells.items() if nbgrader_meta(c).get("grade")
+    }
     assert graded == EXERCISES
     for g in graded:
         src = cells[g].source
@@ -297,15 +326,15 @@ def test_released_notebook_has_stubs_and_no_hidden_tests():
 SOLUTION_ANSWERS = None  # filled from the source notebook
 
 WRONG_ONE = {
-    "answer_SGD": '''
+    "answer_SGD": """
 class SGD:
     def __init__(self, lr, weight_decay=0.0):
         self.lr, self.weight_decay = lr, weight_decay
     def step(self, w, g, lr=None):
         lr = self.lr if lr is None else lr
         return w - lr * (g - self.weight_decay * w)
-''',
-    "answer_Momentum": '''
+""",
+    "answer_Momentum": """
 class Momentum:
     def __init__(self, lr, momentum=0.9, dampening=0.0, weight_decay=0.0):
         self.lr, self.mu, self.d, self.wd, self.v = lr, momentum, dampening, weight_decay, None
@@ -314,8 +343,8 @@ class Momentum:
         g = g + self.wd * w
         self.v = lr * g if self.v is None else self.mu * self.v + (1 - self.d) * lr * g
         return w - self.v
-''',
-    "answer_Nesterov": '''
+""",
+    "answer_Nesterov": """
 class Nesterov:
     def __init__(self, lr, momentum=0.9, weight_decay=0.0):
         self.lr, self.mu, self.wd, self.v = lr, momentum, weight_decay, None
@@ -324,8 +353,8 @@ class Nesterov:
         g = g + self.wd * w
         self.v = g.copy() if self.v is None else self.mu * self.v + g
         return w - lr * self.v
-''',
-    "answer_AdaGrad": '''
+""",
+    "answer_AdaGrad": """
 class AdaGrad:
     def __init__(self, lr=0.01, eps=1e-10, weight_decay=0.0, initial_accumulator_value=0.0):
         self.lr, self.eps, self.wd, self.r0, self.r = lr, eps, weight_decay, initial_accumulator_value, None
@@ -334,8 +363,8 @@ class AdaGrad:
         g = g + self.wd * w
         self.r = (np.full_like(w, self.r0) if self.r is None else self.r) + g * g
         return w - lr * g / np.sqrt(self.r + self.eps)
-''',
-    "answer_RMSProp": '''
+""",
+    "answer_RMSProp": """
 class RMSProp:
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
         self.lr, self.a, self.eps, self.wd, self.r = lr, alpha, eps, weight_decay, None
@@ -344,8 +373,8 @@ class RMSProp:
         g = g + self.wd * w
         self.r = (1 - self.a) * g * g if self.r is None else self.a * self.r + (1 - self.a) * g * g
         return w - lr * g / (np.sqrt(self.r) + self.eps)
-''',
-    "answer_Adam": '''
+""",
+    "answer_Adam": """
 class Adam:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
@@ -361,20 +390,20 @@ class Adam:
         self.m = b1 * self.m + (1 - b1) * g
         self.v = b2 * self.v + (1 - b2) * g * g
         return w - lr * (self.m / (1 - b1 ** self.t)) / np.sqrt(self.v / (1 - b2 ** self.t) + self.eps)
-''',
-    "answer_AdamW": '''
+""",
+    "answer_AdamW": """
 class AdamW:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         self.inner = _RightAdam(lr, betas, eps, weight_decay)
     def step(self, w, g, lr=None):
         return self.inner.step(w, g, lr)
-''',
-    "answer_optimal_momentum_params": '''
+""",
+    "answer_optimal_momentum_params": """
 def optimal_momentum_params(lam_min, lam_max):
     a, b = np.sqrt(lam_min), np.sqrt(lam_max)
     return ((b - a) / (b + a)) ** 2, (2 / (a + b)) ** 2
-''',
-    "answer_lr_at": '''
+""",
+    "answer_lr_at": """
 def lr_at(schedule, t, **p):
     if schedule == "step":
         return p["lr0"] * p.get("gamma", 0.1) ** (t // p["step_size"])
@@ -388,11 +417,11 @@ def lr_at(schedule, t, **p):
     s = p["step_size_up"]
     c = np.floor(1 + t / (2 * s))
     return p["base_lr"] + (p["max_lr"] - p["base_lr"]) * max(0.0, 1 - abs(t / s - 2 * c + 1))
-''',
+""",
 }
 
 WRONG_TWO = {
-    "answer_SGD": '''
+    "answer_SGD": """
 import torch
 class SGD:
     def __init__(self, lr, weight_decay=0.0):
@@ -403,8 +432,8 @@ class SGD:
         p.grad = torch.tensor(g)
         opt.step()
         return p.detach().numpy()
-''',
-    "answer_Momentum": '''
+""",
+    "answer_Momentum": """
 class Momentum:
     def __init__(self, lr, momentum=0.9, dampening=0.0, weight_decay=0.0):
         self.lr, self.mu, self.d, self.wd, self.v = lr, momentum, dampening, weight_decay, None
@@ -413,8 +442,8 @@ class Momentum:
         g = g + self.wd * w
         self.v = (0 if self.v is None else self.mu * self.v) + (1 - self.d) * g
         return w - lr * self.v
-''',
-    "answer_Nesterov": '''
+""",
+    "answer_Nesterov": """
 class Nesterov:
     def __init__(self, lr, momentum=0.9, weight_decay=0.0):
         self.lr, self.mu, self.wd, self.v = lr, momentum, weight_decay, None
@@ -423,8 +452,8 @@ class Nesterov:
         g = g + self.wd * w
         self.v = g.copy() if self.v is None else self.mu * self.v + (1 - self.mu) * g
         return w - lr * (g + self.mu * self.v)
-''',
-    "answer_AdaGrad": '''
+""",
+    "answer_AdaGrad": """
 class AdaGrad:
     def __init__(self, lr=0.01, eps=1e-10, weight_decay=0.0, initial_accumulator_value=0.0):
         self.lr, self.eps, self.wd, self.r0, self.r = lr, eps, weight_decay, initial_accumulator_value, None
@@ -433,8 +462,8 @@ class AdaGrad:
         g = g + self.wd * w
         self.r = (np.full_like(w, self.r0) if self.r is None else self.r) + g * g
         return w - lr * g / (self.r + self.eps)
-''',
-    "answer_RMSProp": '''
+""",
+    "answer_RMSProp": """
 class RMSProp:
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
         self.lr, self.a, self.eps, self.wd, self.c = lr, alpha, eps, weight_decay, centered
@@ -448,8 +477,8 @@ class RMSProp:
             self.m = self.a * self.m + (1 - self.a) * g
             var = self.r - self.m * self.m
         return w - lr * g / np.sqrt(var + self.eps)
-''',
-    "answer_Adam": '''
+""",
+    "answer_Adam": """
 class Adam:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
@@ -461,17 +490,17 @@ class Adam:
         self.m = b1 * self.m + (1 - b1) * g
         self.v = b2 * self.v + (1 - b2) * g * g
         return w - lr * self.m / (np.sqrt(self.v) + self.eps)
-''',
+""",
     "answer_AdamW": None,  # filled below: the solution's Adam-based AdamW, decaying after the step
-    "answer_optimal_momentum_params": '''
+    "answer_optimal_momentum_params": """
 def optimal_momentum_params(lam_min, lam_max):
     a, b = np.sqrt(lam_min), np.sqrt(lam_max)
     return (2 / (a + b)) ** 2, (b - a) / (b + a)
-''',
+""",
     "answer_lr_at": None,  # filled below: the solution, but an unknown schedule returns 0.0
 }
 
-ADAMW_DECAY_AFTER = '''
+ADAMW_DECAY_AFTER = """
 class AdamW:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
@@ -487,7 +516,7 @@ class AdamW:
         self.v = b2 * self.v + (1 - b2) * g * g
         new = w - lr * (self.m / (1 - b1 ** self.t)) / (np.sqrt(self.v / (1 - b2 ** self.t)) + self.eps)
         return new * (1 - lr * self.wd)
-'''
+"""
 
 # what each slip's message must say (substrings of the exercise's message)
 NAMED_ONE = {
@@ -516,15 +545,20 @@ PARTIAL = ("answer_SGD", "answer_Momentum", "answer_Adam", "answer_optimal_momen
 
 
 def _solution_answers() -> dict[str, str]:
-    return {g: c.source for g, c in cells_by_grade_id(source_notebook(A)).items() if g.startswith("answer_")}
+    return {
+        g: c.source
+        for g, c in cells_by_grade_id(source_notebook(A)).items()
+        if g.startswith("answer_")
+    }
 
 
 def _wrong_two() -> dict[str, str]:
     sol = _solution_answers()
     out = dict(WRONG_TWO)
     out["answer_AdamW"] = ADAMW_DECAY_AFTER
-    out["answer_lr_at"] = sol["answer_lr_at"].replace('raise ValueError(f"unknown schedule {schedule!r}")',
-                                                      "return 0.0")
+    out["answer_lr_at"] = sol["answer_lr_at"].replace(
+        'raise ValueError(f"unknown schedule {schedule!r}")', "return 0.0"
+    )
     assert out["answer_lr_at"] != sol["answer_lr_at"]
     return out
 
@@ -556,11 +590,18 @@ def test_visible_checks_report_the_first_divergent_step():
     """In the student's own kernel a slip shows where the path leaves torch's, and by how much."""
     answers = {k: v for k, v in _wrong_two().items() if k in ("answer_Adam", "answer_AdaGrad")}
     sub = submission_from(source_notebook(A), answers)
-    keep = [c for c in sub.cells if nbgrader_meta(c).get("grade_id") in
-            ("cell_setup", "answer_Adam", "test_Adam", "answer_AdaGrad", "test_AdaGrad")]
+    keep = [
+        c
+        for c in sub.cells
+        if nbgrader_meta(c).get("grade_id")
+        in ("cell_setup", "answer_Adam", "test_Adam", "answer_AdaGrad", "test_AdaGrad")
+    ]
     sub.cells = keep
     outs = _test_outputs(execute(sub, allow_errors=True, timeout=120))
-    assert "✗ Adam(lr=0.05, betas=(0.9, 0.999)): your path leaves torch.optim.Adam's at step 1" in outs["test_Adam"]
+    assert (
+        "✗ Adam(lr=0.05, betas=(0.9, 0.999)): your path leaves torch.optim.Adam's at step 1"
+        in outs["test_Adam"]
+    )
     assert "Usual suspects: eps goes outside the square root" in outs["test_Adam"]
     assert "max |Δw| =" in outs["test_Adam"] and "your step 1 has length" in outs["test_Adam"]
     assert "✗ AdaGrad(lr=0.3)" in outs["test_AdaGrad"]
@@ -591,7 +632,9 @@ def test_grading_solution_gets_full_marks(graded):
     result, seconds = graded
     s = result.get("solution", A)
     assert {e.grade_id: e.max_score for e in s.exercises} == EXERCISES
-    assert all(e.status == "passed" for e in s.exercises), [(e.grade_id, e.message) for e in s.exercises]
+    assert all(e.status == "passed" for e in s.exercises), [
+        (e.grade_id, e.message) for e in s.exercises
+    ]
     assert s.score == s.max_score == 15
 
 
@@ -599,7 +642,9 @@ def test_grading_solution_gets_full_marks(graded):
 def test_grading_solution_notebook_ran_without_errors(graded):
     s = graded[0].get("solution", A)
     assert not s.error and not s.flags, (s.error, s.flags)
-    errors = [c for c in s.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    errors = [
+        c for c in s.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert not errors, errors[:1]
     text = "".join(o.get("text", "") for c in s.cells for o in c.get("outputs", []))
     assert "not drawn while grading" in text and "MNIST race is skipped while grading" in text
@@ -610,7 +655,9 @@ def test_grading_blank_scores_zero_everywhere(graded):
     s = graded[0].get("blank", A)
     assert len(s.exercises) == len(EXERCISES)
     assert all(e.score == 0 for e in s.exercises)
-    assert all("not implemented yet" in e.message for e in s.exercises), [e.message for e in s.exercises]
+    assert all("not implemented yet" in e.message for e in s.exercises), [
+        e.message for e in s.exercises
+    ]
 
 
 @pytest.mark.slow
@@ -631,7 +678,9 @@ def test_grading_each_slip_fails_with_a_message_that_names_it(graded, student, n
     problems = []
     for e in s.exercises:
         if named[e.grade_id] not in e.message or e.status != "failed":
-            problems.append(f"{e.grade_id}: [{e.status}] {e.message!r}; expected to mention {named[e.grade_id]!r}")
+            problems.append(
+                f"{e.grade_id}: [{e.status}] {e.message!r}; expected to mention {named[e.grade_id]!r}"
+            )
     assert not problems, "\n".join(problems)
 
 

@@ -54,8 +54,20 @@ __all__ = [
 
 Array = np.ndarray
 
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-          "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#000000", "#aec7e8")
+COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#000000",
+    "#aec7e8",
+)
 
 
 # --- torch.optim behind the step(w, g) contract -------------------------------------------------
@@ -270,8 +282,11 @@ class Race:
     def finished(self) -> bool:
         if self.t >= self.max_steps:
             return True
-        return all(r.diverged is not None or r.error or r.opt is None
-                   for r in self.racers if r.name in self.active)
+        return all(
+            r.diverged is not None or r.error or r.opt is None
+            for r in self.racers
+            if r.name in self.active
+        )
 
     def advance(self, n: int = 1) -> None:
         """Every active racer takes `n` steps (same noise for everyone at a given step)."""
@@ -314,8 +329,16 @@ class Race:
         out = []
         for r in self.racers:
             if r.name in self.active:
-                out.append({"name": r.name, "reached": r.reached, "diverged": r.diverged,
-                            "loss": r.losses[-1], "error": r.error, "steps": len(r.losses) - 1})
+                out.append(
+                    {
+                        "name": r.name,
+                        "reached": r.reached,
+                        "diverged": r.diverged,
+                        "loss": r.losses[-1],
+                        "error": r.error,
+                        "steps": len(r.losses) - 1,
+                    }
+                )
         return out
 
     def leaderboard(self) -> list[tuple[str, str]]:
@@ -411,15 +434,17 @@ class Race:
         axl.clear()
         s = self.surface
         img, extent = self._background()
-        ax.imshow(img, extent=extent, origin="upper", interpolation="nearest", aspect="auto",
-                  zorder=0)
+        ax.imshow(
+            img, extent=extent, origin="upper", interpolation="nearest", aspect="auto", zorder=0
+        )
         for m in s.minima:
             ax.plot(*m, marker="*", color="gold", markeredgecolor="k", markersize=12, zorder=3)
         ax.set_xlim(*s.xlim)
         ax.set_ylim(*s.ylim)
         ax.set_title(f"{s.name}: click to move the start", fontsize=10)
-        self._start_artist, = ax.plot(*self.start, "o", color="white", markeredgecolor="k",
-                                      markersize=7, zorder=4)
+        (self._start_artist,) = ax.plot(
+            *self.start, "o", color="white", markeredgecolor="k", markersize=7, zorder=4
+        )
         fstar = self._fstar
         axl.set_xlabel("step")
         axl.set_ylabel("f(w) − f*" if fstar is not None else "f(w)")
@@ -438,16 +463,17 @@ class Race:
         self._artists = {}
         for r in self.racers:
             ls = "--" if r.mine else "-"
-            path, = ax.plot([], [], ls, color=r.color, lw=1.6, label=r.name, zorder=2)
-            head, = ax.plot([], [], "o", color=r.color, markersize=5, zorder=3)
-            loss, = axl.plot([], [], ls, color=r.color, lw=1.4, label=r.name)
+            (path,) = ax.plot([], [], ls, color=r.color, lw=1.6, label=r.name, zorder=2)
+            (head,) = ax.plot([], [], "o", color=r.color, markersize=5, zorder=3)
+            (loss,) = axl.plot([], [], ls, color=r.color, lw=1.4, label=r.name)
             self._artists[r.name] = (path, head, loss)
             if self.live:  # drawn by blitting, on top of the cached static picture
                 for a in self._artists[r.name]:
                     a.set_animated(True)
         handles = [self._artists[r.name][2] for r in self.racers]
-        self._legend = axl.legend(handles, [r.name for r in self.racers], fontsize=8,
-                                  loc="upper right", ncol=2)
+        self._legend = axl.legend(
+            handles, [r.name for r in self.racers], fontsize=8, loc="upper right", ncol=2
+        )
         self.update_artists()
 
     def update_artists(self) -> None:
@@ -514,8 +540,10 @@ class Race:
             f"<tr><td style='color:{self._color(n)};padding-right:1em'><b>{n}</b></td><td>{v}</td></tr>"
             for n, v in self.leaderboard()
         )
-        return (f"<div><b>Leaderboard</b> (step {self.t}/{self.max_steps}, "
-                f"tolerance f − f* &lt; {self.tol:g})<table>{rows}</table></div>")
+        return (
+            f"<div><b>Leaderboard</b> (step {self.t}/{self.max_steps}, "
+            f"tolerance f − f* &lt; {self.tol:g})<table>{rows}</table></div>"
+        )
 
     def _color(self, name: str) -> str:
         return next(r.color for r in self.racers if r.name == name)
@@ -544,44 +572,88 @@ class Race:
 
         _warm_up()
         self.build_figure()
-        self.surface_pick = W.Dropdown(options=list(SURFACES), value=self.surface_name
-                                       if self.surface_name in SURFACES else None,
-                                       description="surface")
+        self.surface_pick = W.Dropdown(
+            options=list(SURFACES),
+            value=self.surface_name if self.surface_name in SURFACES else None,
+            description="surface",
+        )
         self.surface_pick.add_class("coursekit-race-surface")
         self.checks = {}
         for r in self.racers:
-            c = W.Checkbox(value=r.name in self.active, description=r.name, indent=False,
-                           layout=W.Layout(width="auto"))
+            c = W.Checkbox(
+                value=r.name in self.active,
+                description=r.name,
+                indent=False,
+                layout=W.Layout(width="auto"),
+            )
             c.add_class("coursekit-race-optimizer")
             c.observe(self._on_check(r.name), "value")
             self.checks[r.name] = c
-        self.lr_slider = W.FloatLogSlider(value=self.lr, base=10, min=-4, max=0.5, step=0.05,
-                                          description="learning rate", readout_format=".2g",
-                                          continuous_update=False,
-                                          tooltip="SGD, Momentum, Nesterov: w -= lr * (a gradient sum)")
+        self.lr_slider = W.FloatLogSlider(
+            value=self.lr,
+            base=10,
+            min=-4,
+            max=0.5,
+            step=0.05,
+            description="learning rate",
+            readout_format=".2g",
+            continuous_update=False,
+            tooltip="SGD, Momentum, Nesterov: w -= lr * (a gradient sum)",
+        )
         self.lr_slider.add_class("coursekit-race-lr")
         self.lr_adaptive_slider = W.FloatLogSlider(
-            value=self.lr_adaptive, base=10, min=-4, max=0.5, step=0.05, description="lr (adaptive)",
-            readout_format=".2g", continuous_update=False,
-            tooltip="AdaGrad, RMSProp, Adam: about the length of a step")
+            value=self.lr_adaptive,
+            base=10,
+            min=-4,
+            max=0.5,
+            step=0.05,
+            description="lr (adaptive)",
+            readout_format=".2g",
+            continuous_update=False,
+            tooltip="AdaGrad, RMSProp, Adam: about the length of a step",
+        )
         self.lr_adaptive_slider.add_class("coursekit-race-lr-adaptive")
-        self.beta_slider = W.FloatSlider(value=self.beta, min=0.0, max=0.99, step=0.01,
-                                         description="β (mom., β₁)", continuous_update=False)
+        self.beta_slider = W.FloatSlider(
+            value=self.beta,
+            min=0.0,
+            max=0.99,
+            step=0.01,
+            description="β (mom., β₁)",
+            continuous_update=False,
+        )
         self.beta_slider.add_class("coursekit-race-beta")
-        self.beta2_slider = W.FloatSlider(value=self.beta2, min=0.5, max=0.999, step=0.001,
-                                          description="β₂ / α", readout_format=".3f",
-                                          continuous_update=False)
+        self.beta2_slider = W.FloatSlider(
+            value=self.beta2,
+            min=0.5,
+            max=0.999,
+            step=0.001,
+            description="β₂ / α",
+            readout_format=".3f",
+            continuous_update=False,
+        )
         self.beta2_slider.add_class("coursekit-race-beta2")
-        self.noise_slider = W.FloatSlider(value=self.noise, min=0.0, max=5.0, step=0.1,
-                                          description="noise σ", continuous_update=False)
+        self.noise_slider = W.FloatSlider(
+            value=self.noise,
+            min=0.0,
+            max=5.0,
+            step=0.1,
+            description="noise σ",
+            continuous_update=False,
+        )
         self.noise_slider.add_class("coursekit-race-noise")
-        for s in (self.lr_slider, self.lr_adaptive_slider, self.beta_slider, self.beta2_slider,
-                  self.noise_slider):
+        for s in (
+            self.lr_slider,
+            self.lr_adaptive_slider,
+            self.beta_slider,
+            self.beta2_slider,
+            self.noise_slider,
+        ):
             s.observe(self._on_slider, "value")
         self.surface_pick.observe(self._on_surface, "value")
         # the Play widget is the clock (one tick = one frame); the race itself says when it is over
-        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=60, description="play",
-                           show_repeat=False)
+        self.play = W.Play(
+            value=0, min=0, max=10**9, step=1, interval=60, description="play", show_repeat=False
+        )
         self.play.add_class("coursekit-race-play")
         self.play.observe(self._on_play, "value")
         self._ignore_play = False
@@ -593,12 +665,17 @@ class Race:
         self.reset_button.on_click(lambda _b: self._restart())
         self.board = W.HTML(value="", description="")
         self.board.add_class("coursekit-race-leaderboard")
-        controls = W.VBox([
-            W.HBox([self.surface_pick, *self.checks.values()], layout=W.Layout(flex_flow="row wrap")),
-            W.HBox([self.lr_slider, self.lr_adaptive_slider, self.noise_slider]),
-            W.HBox([self.beta_slider, self.beta2_slider]),
-            W.HBox([self.play, self.step_button, self.reset_button]),
-        ])
+        controls = W.VBox(
+            [
+                W.HBox(
+                    [self.surface_pick, *self.checks.values()],
+                    layout=W.Layout(flex_flow="row wrap"),
+                ),
+                W.HBox([self.lr_slider, self.lr_adaptive_slider, self.noise_slider]),
+                W.HBox([self.beta_slider, self.beta2_slider]),
+                W.HBox([self.play, self.step_button, self.reset_button]),
+            ]
+        )
         self.widget = W.VBox([controls, self.view, self.board])
         self.widget.add_class("coursekit-race")
         self._update_board()
@@ -696,8 +773,11 @@ def _fast_diff_image(canvas: Any) -> bytes | None:
     renderer = canvas.get_renderer()
     pixels = np.asarray(renderer.buffer_rgba())
     buff = pixels.view(np.uint32).squeeze(2)
-    if (canvas._force_full or buff.shape != canvas._last_buff.shape
-            or (pixels[:, :, 3] != 255).any()):
+    if (
+        canvas._force_full
+        or buff.shape != canvas._last_buff.shape
+        or (pixels[:, :, 3] != 255).any()
+    ):
         canvas.set_image_mode("full")
         output = buff
     else:
@@ -715,9 +795,15 @@ def _fast_diff_image(canvas: Any) -> bytes | None:
 # per track: (lr of the gradient methods, lr of the adaptive methods, momentum β) at which the
 # reference racers show the track's lesson
 _DEFAULTS = {
-    "bowl": (0.3, 0.3, 0.7), "quadratic": (0.12, 0.1, 0.7), "rosenbrock": (1e-3, 0.05, 0.9),
-    "saddle": (0.05, 0.05, 0.9), "monkey": (0.02, 0.02, 0.9), "himmelblau": (0.005, 0.1, 0.9),
-    "beale": (0.005, 0.05, 0.9), "pathological": (0.5, 0.1, 0.9), "steep": (0.2, 0.05, 0.9),
+    "bowl": (0.3, 0.3, 0.7),
+    "quadratic": (0.12, 0.1, 0.7),
+    "rosenbrock": (1e-3, 0.05, 0.9),
+    "saddle": (0.05, 0.05, 0.9),
+    "monkey": (0.02, 0.02, 0.9),
+    "himmelblau": (0.005, 0.1, 0.9),
+    "beale": (0.005, 0.05, 0.9),
+    "pathological": (0.5, 0.1, 0.9),
+    "steep": (0.2, 0.05, 0.9),
     "plateau": (1.0, 0.5, 0.9),
 }
 
@@ -727,8 +813,9 @@ def _defaults(name: str) -> dict:
     return {"lr": lr, "lr_adaptive": lr_a, "beta": beta}
 
 
-def race(surface: str | Surface = "bowl", *, mine: Mapping[str, Callable] | None = None,
-         **options: Any) -> Race:
+def race(
+    surface: str | Surface = "bowl", *, mine: Mapping[str, Callable] | None = None, **options: Any
+) -> Race:
     """The optimizer race on `surface` (a name from coursekit.surfaces.SURFACES), shown.
 
     mine: {"label": OptimizerClass} — the student's classes (constructor takes some of lr=,
@@ -746,8 +833,14 @@ def race(surface: str | Surface = "bowl", *, mine: Mapping[str, Callable] | None
 # --- trajectories for the test cells ------------------------------------------------------------
 
 
-def torch_path(torch_cls: str | type, grad_fn: Callable[[Array], Array], w0: Any, steps: int,
-               lrs: Sequence[float] | None = None, **hp: Any) -> Array:
+def torch_path(
+    torch_cls: str | type,
+    grad_fn: Callable[[Array], Array],
+    w0: Any,
+    steps: int,
+    lrs: Sequence[float] | None = None,
+    **hp: Any,
+) -> Array:
     """The trajectory (steps + 1, d) of ``torch.optim.<torch_cls>(**hp)`` in float64 from w0,
     with gradients ``grad_fn(w)``; lrs: a learning rate per step (a schedule), or None."""
     opt = TorchStepper(torch_cls, **hp)
@@ -759,8 +852,15 @@ def torch_path(torch_cls: str | type, grad_fn: Callable[[Array], Array], w0: Any
     return np.array(out)
 
 
-def student_path(opt: Any, grad_fn: Callable[[Array], Array], w0: Any, steps: int,
-                 lrs: Sequence[float] | None = None, *, name: str = "step") -> Array:
+def student_path(
+    opt: Any,
+    grad_fn: Callable[[Array], Array],
+    w0: Any,
+    steps: int,
+    lrs: Sequence[float] | None = None,
+    *,
+    name: str = "step",
+) -> Array:
     """The trajectory (steps + 1, d) of a student's optimizer object, called as
     ``opt.step(w, g)`` (or ``opt.step(w, g, lr)`` with a schedule) with plain float64 arrays.
 
@@ -773,21 +873,30 @@ def student_path(opt: Any, grad_fn: Callable[[Array], Array], w0: Any, steps: in
     out = [w.copy()]
     for t in range(steps):
         g = np.asarray(grad_fn(w), dtype=np.float64)
-        res = opt.step(w.copy(), g.copy()) if lrs is None else opt.step(w.copy(), g.copy(), float(lrs[t]))
+        res = (
+            opt.step(w.copy(), g.copy())
+            if lrs is None
+            else opt.step(w.copy(), g.copy(), float(lrs[t]))
+        )
         if res is None:
-            raise CheckFailed(f"{name}: step(w, g) returned None; it must return the new parameters "
-                              "(a NumPy array shaped like w).")
+            raise CheckFailed(
+                f"{name}: step(w, g) returned None; it must return the new parameters "
+                "(a NumPy array shaped like w)."
+            )
         new = to_numpy(res).astype(np.float64)
         if new.shape != w.shape:
-            raise CheckFailed(f"{name}: step(w, g) returned an array of shape {new.shape}, "
-                              f"not the shape of w {w.shape}.")
+            raise CheckFailed(
+                f"{name}: step(w, g) returned an array of shape {new.shape}, "
+                f"not the shape of w {w.shape}."
+            )
         w = new
         out.append(w.copy())
     return np.array(out)
 
 
-def first_divergence(mine: Any, ref: Any, rtol: float = 1e-10, atol: float = 1e-12
-                     ) -> tuple[int, float] | None:
+def first_divergence(
+    mine: Any, ref: Any, rtol: float = 1e-10, atol: float = 1e-12
+) -> tuple[int, float] | None:
     """The first step t at which trajectories (T, d) differ beyond tolerance, and the largest
     |difference| at that step; None if they agree everywhere."""
     a = np.asarray(mine, dtype=np.float64)
@@ -800,8 +909,16 @@ def first_divergence(mine: Any, ref: Any, rtol: float = 1e-10, atol: float = 1e-
     return None
 
 
-def report_divergence(name: str, mine: Any, ref: Any, *, against: str = "torch",
-                      rtol: float = 1e-10, atol: float = 1e-12, suspects: str = "") -> bool:
+def report_divergence(
+    name: str,
+    mine: Any,
+    ref: Any,
+    *,
+    against: str = "torch",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    suspects: str = "",
+) -> bool:
     """Print whether `mine` follows `ref` and, if not, the first step where it leaves it and by
     how much (the visible checks of notebook 03). Returns True if they agree at every step.
     Only prints: the verdict is a check."""
@@ -817,16 +934,22 @@ def report_divergence(name: str, mine: Any, ref: Any, *, against: str = "torch",
         return False
     t, d = hit
     with np.printoptions(precision=6, suppress=False):
-        print(f"✗ {name}: your path leaves {against}'s at step {t}: max |Δw| = {d:.3g}\n"
-              f"    yours:  w[{t}] = {a[t]}\n    {against}: w[{t}] = {b[t]}")
+        print(
+            f"✗ {name}: your path leaves {against}'s at step {t}: max |Δw| = {d:.3g}\n"
+            f"    yours:  w[{t}] = {a[t]}\n    {against}: w[{t}] = {b[t]}"
+        )
         if t > 0:
             print(f"    (both had w[{t - 1}] = {b[t - 1]})")
             da = np.linalg.norm(a[t] - a[t - 1])
             db = np.linalg.norm(b[t] - b[t - 1])
             if db > 0:
-                print(f"    your step {t} has length {da:.4g}, {against}'s {db:.4g} ({da / db:.3g}×)")
-    print("  This exercise fails until your path matches to 10 digits."
-          + (f"\n  Usual suspects: {suspects}." if suspects else ""))
+                print(
+                    f"    your step {t} has length {da:.4g}, {against}'s {db:.4g} ({da / db:.3g}×)"
+                )
+    print(
+        "  This exercise fails until your path matches to 10 digits."
+        + (f"\n  Usual suspects: {suspects}." if suspects else "")
+    )
     return False
 
 
