@@ -555,3 +555,16 @@ def test_graded_wrong_answers_fail_with_their_message(graded) -> None:  # noqa: 
         name, _, phrase = WRONG[variant]
         e = s.exercise(f"test_{name}")
         assert e.status == "failed" and phrase in e.message, (variant, e.status, e.message)
+
+
+def test_numpy_scalars_cross_the_grader_wire_as_scalars() -> None:
+    """The grader's callbacks (test cells pass lambdas returning np.float64 to numerical_grad,
+    convexity_violation, hessian_fd) and students' np.float64 results must keep shape ()."""
+    import torch
+
+    from coursekit.grading.wire import decode, encode
+
+    for value in (np.float64(0.25), np.int64(3), np.array(2.0), torch.tensor(1.5)):
+        buffers: list[bytes] = []
+        back = decode(encode(value, buffers), buffers)
+        assert np.shape(back) == () and float(back) == float(value), (value, back)

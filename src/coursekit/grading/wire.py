@@ -88,9 +88,10 @@ def _is_tensor(value: Any) -> bool:
 
 
 def _array(arr: np.ndarray, buffers: list[bytes]) -> dict:
+    shape = list(np.shape(arr))  # before ascontiguousarray, which turns a 0-d array into (1,)
     arr = np.ascontiguousarray(arr)
     buffers.append(arr.tobytes())
-    return {"buf": len(buffers) - 1, "dtype": arr.dtype.name, "shape": list(arr.shape)}
+    return {"buf": len(buffers) - 1, "dtype": arr.dtype.name, "shape": shape}
 
 
 def decode(
