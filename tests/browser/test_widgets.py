@@ -250,3 +250,56 @@ def test_race_play_lr_click_leaderboard(notebook_run):
     assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
         page.console_errors
     )
+
+
+GRADFLOW = "02_vanishing_gradients"
+
+
+def _ratio(status_text: str) -> float:
+    m = re.search(r"gradient ratio\s*([0-9.]+e[-+]?\d+|nan|inf)", status_text)
+    assert m, f"the status line shows no gradient ratio: {status_text!r}"
+    return float(m.group(1))
+
+
+@pytest.mark.notebook(GRADFLOW)
+def test_gradflow_activation_and_init_change_the_bars(notebook_run):
+    import math
+
+    page = notebook_run.page
+    flow = page.widget("coursekit-gradflow")
+    flow.wait_for(state="visible")
+    flow.scroll_into_view_if_needed()
+    where = f"{page.label}, widget coursekit-gradflow"
+    status = flow.locator(".coursekit-gradflow-status")
+    canvas = page.canvas(flow)
+
+    def choose(description: str, option: str) -> None:
+        """Pick `option` in a menu; wait for the new status line and the new picture."""
+        before, img = status.inner_text(), page.canvas_data(canvas)
+        select = page.control(flow, "dropdown", description).locator("select")
+        current = select.input_value()
+        if select.select_option(label=option) == [current]:
+            return  # already chosen: nothing changes
+        page.wait_text_change(status, before, f"{description} → {option}", timeout=60)
+        page.wait_canvas_change(canvas, img, f"{description} → {option}", timeout=60)
+        page.wait_idle(60)
+
+    # the notebook's starting point: sigmoid, uniform ±1/√fan_in — gradients vanish
+    choose("activation", "sigmoid")
+    choose("initialisation", "uniform ±1/√fan_in")
+    collapsing = _ratio(status.inner_text())
+    page.assert_canvas_in_sync(canvas, "coursekit-gradflow at sigmoid + uniform")
+    page.screenshot(f"{GRADFLOW}/gradflow_sigmoid_uniform", flow)
+
+    choose("activation", "relu")
+    choose("initialisation", "He normal")
+    flat = _ratio(status.inner_text())
+    assert math.isfinite(flat) and abs(math.log10(flat)) < abs(math.log10(collapsing)), (
+        f"{where}: ReLU + He should give a flatter gradient profile than sigmoid + uniform ±1/√fan_in "
+        f"(first/last gradient ratio {collapsing:.2e} → {flat:.2e})"
+    )
+    page.assert_canvas_in_sync(canvas, "coursekit-gradflow after relu + He normal")
+    page.screenshot(f"{GRADFLOW}/gradflow_relu_he", flow)
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
