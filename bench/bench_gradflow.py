@@ -82,7 +82,9 @@ def main() -> None:
     fig, (ax_g, ax_s) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
 
     def redraw() -> None:
-        prof = gradflow.gradient_flow(x, y, depth=DEPTH, width=WIDTH, activation="relu", init="He normal")
+        prof = gradflow.gradient_flow(
+            x, y, depth=DEPTH, width=WIDTH, activation="relu", init="He normal"
+        )
         gradflow._draw(ax_g, ax_s, prof)
         fig.tight_layout()
         fig.canvas.draw()
@@ -103,15 +105,21 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["baseline fwd+bwd, nn.Linear float32"]
     print(f"gradient-flow explorer, depth {DEPTH}, width {WIDTH}, batch {BATCH} ({data})")
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {args.repeats} repeats, medians")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {args.repeats} repeats, medians"
+    )
     for name, m in med.items():
         lo, hi = min(times[name]), max(times[name])
-        print(f"  {name:48s} {1000 * m:8.1f} ms   (min {1000 * lo:.1f}, max {1000 * hi:.1f})   x{m / base:5.2f} baseline")
+        print(
+            f"  {name:48s} {1000 * m:8.1f} ms   (min {1000 * lo:.1f}, max {1000 * hi:.1f})   x{m / base:5.2f} baseline"
+        )
     ok = med["gradflow update + redraw (Agg)"] < 0.5
-    print(f"one update {'within' if ok else 'OVER'} the 0.5 s budget "
-          f"({1000 * med['gradflow update (init+fwd+bwd+stats, float64)']:.0f} ms compute, "
-          f"{1000 * med['gradflow update + redraw (Agg)']:.0f} ms with the redraw)")
+    print(
+        f"one update {'within' if ok else 'OVER'} the 0.5 s budget "
+        f"({1000 * med['gradflow update (init+fwd+bwd+stats, float64)']:.0f} ms compute, "
+        f"{1000 * med['gradflow update + redraw (Agg)']:.0f} ms with the redraw)"
+    )
     plt.close(fig)
 
 

@@ -47,7 +47,9 @@ TOTAL = sum(POINTS.values())
 SOURCE = source_notebook(A)
 CELLS = cells_by_grade_id(SOURCE)
 SOLUTION = {f"answer_{n}": CELLS[f"answer_{n}"].source for n in POINTS}
-BLANK = {gid: c.source for gid, c in cells_by_grade_id(release_notebook(A)).items() if gid in SOLUTION}
+BLANK = {
+    gid: c.source for gid, c in cells_by_grade_id(release_notebook(A)).items() if gid in SOLUTION
+}
 
 
 def _variant(name: str, old: str, new: str) -> str:
@@ -61,15 +63,25 @@ def _variant(name: str, old: str, new: str) -> str:
 WRONG = {
     "product_norms left product": (
         "product_norms",
-        _variant("product_norms", "M = M @ rng.normal(0.0, std, size=(n, n))", "M = rng.normal(0.0, std, size=(n, n)) @ M"),
+        _variant(
+            "product_norms",
+            "M = M @ rng.normal(0.0, std, size=(n, n))",
+            "M = rng.normal(0.0, std, size=(n, n)) @ M",
+        ),
         "multiplied on the left",
     ),
     "product_norms spectral norm": (
-        "product_norms", _variant("product_norms", "np.linalg.norm(M)", "np.linalg.norm(M, 2)"), "spectral norm",
+        "product_norms",
+        _variant("product_norms", "np.linalg.norm(M)", "np.linalg.norm(M, 2)"),
+        "spectral norm",
     ),
     "product_norms variance as scale": (
         "product_norms",
-        _variant("product_norms", "rng.normal(0.0, std, size=(n, n))", "rng.normal(0.0, std**2, size=(n, n))"),
+        _variant(
+            "product_norms",
+            "rng.normal(0.0, std, size=(n, n))",
+            "rng.normal(0.0, std**2, size=(n, n))",
+        ),
         "not the variance",
     ),
     "product_norms keeps M_0": (
@@ -81,12 +93,17 @@ WRONG = {
         "leave out the norm of the starting matrix",
     ),
     "growth_rate log10": (
-        "growth_rate", _variant("growth_rate", "np.log(norms)", "np.log10(norms)"), "log10",
+        "growth_rate",
+        _variant("growth_rate", "np.log(norms)", "np.log10(norms)"),
+        "log10",
     ),
     "growth_rate ratio": (
         "growth_rate",
-        _variant("growth_rate", "return float(np.polyfit(k, np.log(norms), 1)[0])",
-                 "return float(np.exp(np.polyfit(k, np.log(norms), 1)[0]))"),
+        _variant(
+            "growth_rate",
+            "return float(np.polyfit(k, np.log(norms), 1)[0])",
+            "return float(np.exp(np.polyfit(k, np.log(norms), 1)[0]))",
+        ),
         "ratio exp(b)",
     ),
     "growth_rate endpoints": (
@@ -95,14 +112,18 @@ WRONG = {
         "first and last norms",
     ),
     "activation_grad returns sigmoid": (
-        "activation_grad", _variant("activation_grad", "return s * (1 - s)", "return s"), "sigmoid(x) itself",
+        "activation_grad",
+        _variant("activation_grad", "return s * (1 - s)", "return s"),
+        "sigmoid(x) itself",
     ),
     "activation_grad tanh of x": (
-        "activation_grad", _variant("activation_grad", "return 1 - torch.tanh(x) ** 2", "return 1 - x ** 2"),
+        "activation_grad",
+        _variant("activation_grad", "return 1 - torch.tanh(x) ** 2", "return 1 - x ** 2"),
         "apply tanh first",
     ),
     "activation_grad relu kink": (
-        "activation_grad", _variant("activation_grad", "return (x > 0).to(x.dtype)", "return (x >= 0).to(x.dtype)"),
+        "activation_grad",
+        _variant("activation_grad", "return (x > 0).to(x.dtype)", "return (x >= 0).to(x.dtype)"),
         "(and PyTorch's) is 0",
     ),
     "activation_grad leaky as relu": (
@@ -111,11 +132,17 @@ WRONG = {
         "leaky slope is 0.01",
     ),
     "activation_grad elu function": (
-        "activation_grad", _variant("activation_grad", "torch.ones_like(x), torch.exp(x))", "torch.ones_like(x), torch.exp(x) - 1)"),
+        "activation_grad",
+        _variant(
+            "activation_grad",
+            "torch.ones_like(x), torch.exp(x))",
+            "torch.ones_like(x), torch.exp(x) - 1)",
+        ),
         "not its slope e^x",
     ),
     "activation_grad softsign no square": (
-        "activation_grad", _variant("activation_grad", "return 1 / (1 + x.abs()) ** 2", "return 1 / (1 + x.abs())"),
+        "activation_grad",
+        _variant("activation_grad", "return 1 / (1 + x.abs()) ** 2", "return 1 / (1 + x.abs())"),
         "forgot the square",
     ),
     "activation_grad autograd": (
@@ -126,60 +153,95 @@ WRONG = {
         "uses autograd",
     ),
     "xavier naive bound": (
-        "xavier_uniform_", _variant("xavier_uniform_", "math.sqrt(6.0 / (fan_in + fan_out))", "1 / math.sqrt(fan_in)"),
+        "xavier_uniform_",
+        _variant("xavier_uniform_", "math.sqrt(6.0 / (fan_in + fan_out))", "1 / math.sqrt(fan_in)"),
         "±1/√fan_in",
     ),
     "xavier fan_in only": (
-        "xavier_uniform_", _variant("xavier_uniform_", "math.sqrt(6.0 / (fan_in + fan_out))", "math.sqrt(6.0 / fan_in)"),
+        "xavier_uniform_",
+        _variant(
+            "xavier_uniform_", "math.sqrt(6.0 / (fan_in + fan_out))", "math.sqrt(6.0 / fan_in)"
+        ),
         "only fan_in",
     ),
     "xavier normal draw": (
-        "xavier_uniform_", _variant("xavier_uniform_", "W.uniform_(-a, a)", "W.normal_(0.0, a / math.sqrt(3))"),
+        "xavier_uniform_",
+        _variant("xavier_uniform_", "W.uniform_(-a, a)", "W.normal_(0.0, a / math.sqrt(3))"),
         "normal distribution",
     ),
     "xavier torch.nn.init": (
-        "xavier_uniform_", "def xavier_uniform_(W):\n    return torch.nn.init.xavier_uniform_(W)\n", "ready-made",
+        "xavier_uniform_",
+        "def xavier_uniform_(W):\n    return torch.nn.init.xavier_uniform_(W)\n",
+        "ready-made",
     ),
     "xavier returns nothing": (
-        "xavier_uniform_", _variant("xavier_uniform_", "    return W\n", "\n"), "returned None",
+        "xavier_uniform_",
+        _variant("xavier_uniform_", "    return W\n", "\n"),
+        "returned None",
     ),
     "he fan_out": (
-        "he_normal_", _variant("he_normal_", "fan_in = W.shape[1]", "fan_in = W.shape[0]"), "fan_in is W.shape[1]",
+        "he_normal_",
+        _variant("he_normal_", "fan_in = W.shape[1]", "fan_in = W.shape[0]"),
+        "fan_in is W.shape[1]",
     ),
     "he variance as std": (
-        "he_normal_", _variant("he_normal_", "math.sqrt(2.0 / fan_in)", "2.0 / fan_in"), "that is the variance",
+        "he_normal_",
+        _variant("he_normal_", "math.sqrt(2.0 / fan_in)", "2.0 / fan_in"),
+        "that is the variance",
     ),
     "he lecun": (
-        "he_normal_", _variant("he_normal_", "math.sqrt(2.0 / fan_in)", "math.sqrt(1.0 / fan_in)"), "LeCun",
+        "he_normal_",
+        _variant("he_normal_", "math.sqrt(2.0 / fan_in)", "math.sqrt(1.0 / fan_in)"),
+        "LeCun",
     ),
     "he uniform draw": (
         "he_normal_",
-        _variant("he_normal_", "W.normal_(0.0, math.sqrt(2.0 / fan_in))",
-                 "W.uniform_(-math.sqrt(6.0 / fan_in), math.sqrt(6.0 / fan_in))"),
+        _variant(
+            "he_normal_",
+            "W.normal_(0.0, math.sqrt(2.0 / fan_in))",
+            "W.uniform_(-math.sqrt(6.0 / fan_in), math.sqrt(6.0 / fan_in))",
+        ),
         "not normally distributed",
     ),
     "he torch.nn.init": (
-        "he_normal_", "def he_normal_(W):\n    return torch.nn.init.kaiming_normal_(W, nonlinearity='relu')\n",
+        "he_normal_",
+        "def he_normal_(W):\n    return torch.nn.init.kaiming_normal_(W, nonlinearity='relu')\n",
         "ready-made",
     ),
     "layer_grad_norms reversed": (
         "layer_grad_norms",
-        _variant("layer_grad_norms", "torch.stack([g.norm() for g in grads])", "torch.stack([g.norm() for g in grads[::-1]])"),
+        _variant(
+            "layer_grad_norms",
+            "torch.stack([g.norm() for g in grads])",
+            "torch.stack([g.norm() for g in grads[::-1]])",
+        ),
         "reverse order",
     ),
     "layer_grad_norms activation on logits": (
         "layer_grad_norms",
-        _variant("layer_grad_norms", "F.cross_entropy(h @ ws[-1].T, y)", "F.cross_entropy(phi(h @ ws[-1].T), y)"),
+        _variant(
+            "layer_grad_norms",
+            "F.cross_entropy(h @ ws[-1].T, y)",
+            "F.cross_entropy(phi(h @ ws[-1].T), y)",
+        ),
         "activation to the logits",
     ),
     "layer_grad_norms summed loss": (
         "layer_grad_norms",
-        _variant("layer_grad_norms", "F.cross_entropy(h @ ws[-1].T, y)", "F.cross_entropy(h @ ws[-1].T, y, reduction='sum')"),
+        _variant(
+            "layer_grad_norms",
+            "F.cross_entropy(h @ ws[-1].T, y)",
+            "F.cross_entropy(h @ ws[-1].T, y, reduction='sum')",
+        ),
         "summed the loss",
     ),
     "layer_grad_norms hidden layers only": (
         "layer_grad_norms",
-        _variant("layer_grad_norms", "torch.stack([g.norm() for g in grads])", "torch.stack([g.norm() for g in grads[:-1]])"),
+        _variant(
+            "layer_grad_norms",
+            "torch.stack([g.norm() for g in grads])",
+            "torch.stack([g.norm() for g in grads[:-1]])",
+        ),
         "output layer included",
     ),
     "clip per tensor": (
@@ -189,11 +251,21 @@ WRONG = {
         "by its own norm",
     ),
     "clip always rescales": (
-        "clip_grad_norm", _variant("clip_grad_norm", "coef = min(1.0, max_norm / (total + 1e-6))", "coef = max_norm / (total + 1e-6)"),
+        "clip_grad_norm",
+        _variant(
+            "clip_grad_norm",
+            "coef = min(1.0, max_norm / (total + 1e-6))",
+            "coef = max_norm / (total + 1e-6)",
+        ),
         "already short enough",
     ),
     "clip returns the clipped norm": (
-        "clip_grad_norm", _variant("clip_grad_norm", "return [g * coef for g in grads], total", "return [g * coef for g in grads], total * coef"),
+        "clip_grad_norm",
+        _variant(
+            "clip_grad_norm",
+            "return [g * coef for g in grads], total",
+            "return [g * coef for g in grads], total * coef",
+        ),
         "norm after clipping",
     ),
     "clip with torch": (
@@ -208,7 +280,9 @@ WRONG = {
 # Wrong answers that pass the visible checks and are caught only by the hidden tests.
 HIDDEN_ONLY = {
     "product_norms only 4x4": (
-        "product_norms", _variant("product_norms", "size=(n, n)", "size=(4, 4)"), "product_norms",
+        "product_norms",
+        _variant("product_norms", "size=(n, n)", "size=(4, 4)"),
+        "product_norms",
     ),
     "layer_grad_norms without relu": (
         "layer_grad_norms",
@@ -217,7 +291,9 @@ HIDDEN_ONLY = {
     ),
     "activation_grad 1-D only": (
         "activation_grad",
-        _variant("activation_grad", "return torch.sigmoid(x)\n", "return torch.sigmoid(x).reshape(-1)\n"),
+        _variant(
+            "activation_grad", "return torch.sigmoid(x)\n", "return torch.sigmoid(x).reshape(-1)\n"
+        ),
         "wrong shape",
     ),
 }
@@ -314,7 +390,12 @@ def test_test_cells_import_what_they_use() -> None:
     """The grader's namespace starts empty: every module a test cell uses is imported in it."""
     for name in POINTS:
         src = CELLS[f"test_{name}"].source
-        for module, alias in (("numpy", "np."), ("torch", "torch."), ("math", "math."), ("torch.nn.functional", "F.")):
+        for module, alias in (
+            ("numpy", "np."),
+            ("torch", "torch."),
+            ("math", "math."),
+            ("torch.nn.functional", "F."),
+        ):
             if alias in src:
                 assert re.search(rf"^import {module}( as \w+)?$", src, re.M), (name, module)
 
@@ -410,8 +491,16 @@ def batch():
 def test_gradient_flow_matches_an_nn_linear_model(batch) -> None:  # noqa: ANN001
     x, y = batch
     for residual in (False, True):
-        prof = gradflow.gradient_flow(x, y, depth=6, width=32, activation="tanh", init="Glorot uniform",
-                                      residual=residual, seed=3)
+        prof = gradflow.gradient_flow(
+            x,
+            y,
+            depth=6,
+            width=32,
+            activation="tanh",
+            init="Glorot uniform",
+            residual=residual,
+            seed=3,
+        )
         weights = gradflow.init_weights([784] + [32] * 6 + [10], "Glorot uniform", seed=3)
         layers = [torch.nn.Linear(w.shape[1], w.shape[0], bias=False).double() for w in weights]
         for layer, w in zip(layers, weights):
@@ -483,7 +572,9 @@ def test_widget_headless_draws_static_pictures(batch, monkeypatch) -> None:  # n
     monkeypatch.setenv("COURSEKIT_HEADLESS", "1")
     monkeypatch.setattr(IPython.display, "display", lambda obj, *a, **k: shown.append(obj))
     x, y = batch
-    ex = gradflow.explore(x, y, depth=10, width=32, static_configs=[{}, dict(activation="relu", init="He normal")])
+    ex = gradflow.explore(
+        x, y, depth=10, width=32, static_configs=[{}, dict(activation="relu", init="He normal")]
+    )
     assert len(shown) == 2 and all(isinstance(f, matplotlib.figure.Figure) for f in shown)
     assert ex._widget is None  # no widget was built
     assert not plt.get_fignums()  # figures were closed after display

@@ -98,7 +98,9 @@ class FlowProfile:
         return f"{c.get('activation')}, {c.get('init')}{res}"
 
 
-def mnist_batch(n: int = 128, *, split: str = "train", seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def mnist_batch(
+    n: int = 128, *, split: str = "train", seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`n` random MNIST images, flattened and standardised, as (x float32 (n, 784), y int64 (n,))."""
     from .data import MNIST_MEAN, MNIST_STD, load_mnist
 
@@ -158,7 +160,9 @@ def gradient_flow(
     loss = F.cross_entropy(logits, y)
     grads = torch.autograd.grad(loss, weights)
     norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
-    config = dict(depth=depth, width=width, activation=activation, init=init, residual=residual, seed=seed)
+    config = dict(
+        depth=depth, width=width, activation=activation, init=init, residual=residual, seed=seed
+    )
     return FlowProfile(
         grad_norms=norms[:-1].numpy(),
         act_std=torch.stack(stds).numpy(),
@@ -193,7 +197,9 @@ def _draw(ax_grad, ax_std, prof: FlowProfile) -> None:  # noqa: ANN001
         lo, hi = np.nanmin(g), np.nanmax(g)
         ax_grad.set_ylim(max(lo / 3, _TINY), hi * 3)
     ax_grad.set_ylabel("‖∂L/∂W_l‖")
-    ax_grad.set_title(f"{prof.label()} — depth {depth}, width {prof.config.get('width')}", fontsize=10)
+    ax_grad.set_title(
+        f"{prof.label()} — depth {depth}, width {prof.config.get('width')}", fontsize=10
+    )
     ax_grad.grid(True, axis="y", which="major", alpha=0.3)
     s = _finite_pos(prof.act_std)
     ax_std.plot(layers, s, "o-", color="tab:green", markersize=3)
@@ -204,7 +210,9 @@ def _draw(ax_grad, ax_std, prof: FlowProfile) -> None:  # noqa: ANN001
     ax_std.set_xlim(0.3, depth + 0.7)
 
 
-def plot_profiles(profiles: Sequence[FlowProfile], labels: Sequence[str] | None = None, *, title: str = ""):  # noqa: ANN201
+def plot_profiles(
+    profiles: Sequence[FlowProfile], labels: Sequence[str] | None = None, *, title: str = ""
+):  # noqa: ANN201
     """Several profiles on one figure: gradient norms (top) and activation stds (bottom),
     one line per profile, log scales. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
@@ -252,7 +260,9 @@ class GradFlowExplorer:
         widths: Sequence[int] = (32, 64, 128, 256),
     ) -> None:
         self.x, self.y = x, y
-        self.config = dict(depth=depth, width=width, activation=activation, init=init, residual=residual)
+        self.config = dict(
+            depth=depth, width=width, activation=activation, init=init, residual=residual
+        )
         self.max_depth = max_depth
         self.widths = tuple(sorted(set(widths) | {width}))
         self.profile: FlowProfile | None = None
@@ -298,13 +308,30 @@ class GradFlowExplorer:
         c = self.config
         style = {"description_width": "initial"}
         self.controls = {
-            "depth": W.IntSlider(value=c["depth"], min=2, max=self.max_depth, step=1, description="depth",
-                                 continuous_update=False, style=style),
-            "width": W.Dropdown(options=list(self.widths), value=c["width"], description="width", style=style),
-            "activation": W.Dropdown(options=[a for a in ACTIVATIONS if a != "linear"], value=c["activation"],
-                                     description="activation", style=style),
-            "init": W.Dropdown(options=list(INITS), value=c["init"], description="initialisation", style=style),
-            "residual": W.Checkbox(value=c["residual"], description="residual (h + φ(Wh))", style=style),
+            "depth": W.IntSlider(
+                value=c["depth"],
+                min=2,
+                max=self.max_depth,
+                step=1,
+                description="depth",
+                continuous_update=False,
+                style=style,
+            ),
+            "width": W.Dropdown(
+                options=list(self.widths), value=c["width"], description="width", style=style
+            ),
+            "activation": W.Dropdown(
+                options=[a for a in ACTIVATIONS if a != "linear"],
+                value=c["activation"],
+                description="activation",
+                style=style,
+            ),
+            "init": W.Dropdown(
+                options=list(INITS), value=c["init"], description="initialisation", style=style
+            ),
+            "residual": W.Checkbox(
+                value=c["residual"], description="residual (h + φ(Wh))", style=style
+            ),
         }
         for name, ctl in self.controls.items():
             ctl.add_class(f"coursekit-gradflow-{name}")
@@ -356,8 +383,9 @@ class GradFlowExplorer:
             plt.close(fig)
 
 
-def explore(x: torch.Tensor, y: torch.Tensor, *, static_configs: Sequence[dict] | None = None,
-            **start) -> GradFlowExplorer:  # noqa: ANN003
+def explore(
+    x: torch.Tensor, y: torch.Tensor, *, static_configs: Sequence[dict] | None = None, **start
+) -> GradFlowExplorer:  # noqa: ANN003
     """Build the explorer on the batch (x, y), show it, and return it.
 
     start: the starting configuration (depth, width, activation, init, residual).
