@@ -137,3 +137,17 @@ def test_rerun_is_idempotent_and_resumes(graded):
         [(s.student_id, s.score, [e.status for e in s.exercises]) for s in result.submissions]
     cached = json.loads((work / "out" / ".results" / f"solution__{A}.json").read_text())
     assert cached["result"]["digest"] == result.get("solution").digest
+
+
+def test_an_interrupted_run_resumes_without_regrading_what_is_done(graded):
+    result, _, work, _ = graded
+    cache = work / "out" / ".results"
+    done = {p: p.stat().st_mtime_ns for p in cache.glob("*.json")}
+    lost = cache / f"blank__{A}.json"  # as if the run had stopped before this one finished
+    lost.unlink()
+    again = grade_class(work / "class", work, limits={"cell_timeout_s": 20})
+    assert lost.is_file(), "the missing submission was graded again"
+    for path, mtime in done.items():
+        if path != lost:
+            assert path.stat().st_mtime_ns == mtime, f"{path.name} was graded again"
+    assert again.get("blank").score == 0 and again.get("solution").score == result.get("solution").score
