@@ -441,7 +441,7 @@ class Race:
             ax.plot(*m, marker="*", color="gold", markeredgecolor="k", markersize=12, zorder=3)
         ax.set_xlim(*s.xlim)
         ax.set_ylim(*s.ylim)
-        ax.set_title(f"{s.name}: click to move the start", fontsize=10)
+        ax.set_title(f"{s.name}: click to move the start" if self.live else s.name, fontsize=10)
         (self._start_artist,) = ax.plot(
             *self.start, "o", color="white", markeredgecolor="k", markersize=7, zorder=4
         )
@@ -524,7 +524,10 @@ class Race:
         if self.fig is None:
             self.build_figure()
         self.update_artists()
-        self.fig.suptitle("  ·  ".join(f"{n}: {v}" for n, v in self.leaderboard()), fontsize=8)
+        rows = [f"{n}: {v}" for n, v in self.leaderboard()]
+        lines = ["  ·  ".join(rows[i : i + 3]) for i in range(0, len(rows), 3)]
+        self.fig.suptitle("\n".join(lines), fontsize=8)
+        self.fig.subplots_adjust(top=0.86 - 0.03 * len(lines))
         display(self.fig)
 
     def _on_click(self, event: Any) -> None:
