@@ -143,7 +143,7 @@ class History:
         if not self.epoch:
             return "nothing trained yet"
         return (
-            f"{self.epoch[-1]} epochs on {self.device}: test accuracy {100 * self.test_acc[-1]:.2f} % "
+            f"{self.epoch[-1]} epoch{'s' if self.epoch[-1] != 1 else ''} on {self.device}: test accuracy {100 * self.test_acc[-1]:.2f} % "
             f"after {self.train_seconds[-1]:.1f} s of training "
             f"({self.images_per_s[-1]:,.0f} images/s in the last epoch)"
         )
