@@ -70,6 +70,9 @@ except Exception:  # pragma: no cover - the package is installed editable
 START_TIMEOUT = 90
 OPEN_TIMEOUT = 90
 RUN_ALL_TIMEOUT = float(os.environ.get("COURSEKIT_BROWSER_RUN_TIMEOUT", "300"))
+# Run All limits of notebooks that train for real when live (05: full MNIST, ~90 s on an idle
+# 2-core CPU, several minutes on a shared one).
+RUN_ALL_TIMEOUTS = {"05_lenet_mnist": max(RUN_ALL_TIMEOUT, 600.0)}
 
 
 def _skip_reason() -> str | None:
@@ -538,8 +541,55 @@ class NotebookPage:
             timeout=30_000,
             polling=100,
         )
-        self.wait_idle(timeout)
+        self.watch_until_idle(timeout)
         return time.monotonic() - t0
+
+    def watch_until_idle(self, timeout: float = RUN_ALL_TIMEOUT) -> None:
+        """wait_idle(), recording meanwhile what moves in each cell's output (progress bars,
+        ipympl canvases) in ``self.seen``: {cell index: {"progress": [values...],
+        "canvases": [distinct picture checksums...], "bars": most progress bars at once}}."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._observe()
+            try:
+                self.wait_idle(timeout=min(0.5, max(deadline - time.monotonic(), 0.05)))
+                self._observe()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+
+    seen: dict[int, dict] = {}
+
+    def _observe(self) -> None:
+        snap = self.js(
+            """
+            const out = {};
+            panel.content.widgets.forEach((cell, i) => {
+              if (cell.model.type !== 'code') return;
+              const area = cell.node.querySelector('.jp-OutputArea');
+              if (!area) return;
+              const bars = [...area.querySelectorAll('.widget-progress .progress-bar, .widget-progress progress')]
+                .map(b => b.style.width || String(b.value));
+              const sums = [...area.querySelectorAll('.jupyter-matplotlib-figure canvas:first-of-type')].map(c => {
+                if (!c.width || !c.height) return 0;
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let h = 0; for (let k = 0; k < d.length; k += 7) h = (h * 31 + d[k]) | 0; return h; });
+              if (bars.length || sums.length) out[i] = {bars, sums};
+            });
+            return out;"""
+        )
+        if not self.seen:
+            self.seen = {}
+        for key, val in snap.items():
+            rec = self.seen.setdefault(int(key), {"progress": [], "canvases": [], "bars": 0})
+            rec["bars"] = max(rec["bars"], len(val["bars"]))
+            for b in val["bars"]:
+                if not rec["progress"] or rec["progress"][-1] != b:
+                    rec["progress"].append(b)
+            for h in val["sums"]:
+                if h not in rec["canvases"]:
+                    rec["canvases"].append(h)
 
     def run_cells(self, indices: list[int], timeout: float = RUN_ALL_TIMEOUT) -> None:
         """Select each cell in turn and run it (Shift+Enter's command), waiting for each."""
@@ -951,7 +1001,7 @@ def solution_page(
             error, seconds = None, float("nan")
             try:
                 page.open()
-                seconds = page.run_all()
+                seconds = page.run_all(RUN_ALL_TIMEOUTS.get(assignment, RUN_ALL_TIMEOUT))
             except Exception as exc:
                 error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             _solution_cache[assignment] = SolutionRun(page, seconds, error)

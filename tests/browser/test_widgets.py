@@ -303,3 +303,56 @@ def test_gradflow_activation_and_init_change_the_bars(notebook_run):
     assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
         page.console_errors
     )
+
+
+LENET = "05_lenet_mnist"
+
+
+@pytest.mark.notebook(LENET)
+def test_lenet_device_menu_progress_bar_live_plot(notebook_run):
+    from coursekit.devices import available_devices
+
+    page = notebook_run.page
+    where = f"{page.label}"
+    menu = page.widget("coursekit-device")
+    menu.wait_for(state="visible")
+    options = menu.locator("select option").all_inner_texts()
+    have = available_devices()
+    listed = sorted(
+        o.strip() for o in options if "not on this machine" not in o and not o.startswith("auto")
+    )
+    assert listed == sorted(have), (
+        f"{where}, widget coursekit-device: the menu offers {options}; this machine has {have}"
+    )
+    auto = next((o for o in options if o.startswith("auto")), "")
+    assert have[0] in auto, (
+        f"{where}, widget coursekit-device: 'auto' should name {have[0]}: {auto!r}"
+    )
+    page.screenshot(f"{LENET}/device_menu", menu)
+
+    # Training: one progress bar that moved while Run All ran, and a live plot that redrew.
+    training = [i for i, rec in page.seen.items() if rec["bars"]]
+    assert training, f"{where}: no progress bar appeared while the notebook ran"
+    for i in training:
+        rec = page.seen[i]
+        cell = page.cells()[i]
+        label = page.cell_label(cell)
+        assert rec["bars"] == 1, f"{label}: {rec['bars']} progress bars at once (expected one)"
+        assert len(rec["progress"]) >= 3, (
+            f"{label}: the progress bar did not update while training ({rec['progress']})"
+        )
+        stderr = "".join(
+            "".join(o.get("text", "")) for o in cell["outputs"] if o.get("name") == "stderr"
+        )
+        assert stderr.count("\n") + stderr.count("\r") <= 5, (
+            f"{label}: the progress is also printed as text ({stderr.count(chr(10))} lines on stderr)"
+        )
+    live = [i for i, rec in page.seen.items() if len(rec["canvases"]) >= 3]
+    assert live, (
+        f"{where}: no live plot redrew while training ({ {i: len(r['canvases']) for i, r in page.seen.items()} })"
+    )
+    area = page.output_locator(live[0])
+    page.screenshot(f"{LENET}/training", area)
+    assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
+        page.console_errors
+    )
