@@ -47,8 +47,14 @@ def notebook_answers() -> dict:
     """LeNet5, train_one_epoch and evaluate as the solution notebook defines them (plain json:
     no Jupyter needed, so this also runs where only torch is installed)."""
     nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    ns: dict = {"torch": torch, "nn": nn, "F": F, "np": np, "math": math,
-                "permutation_batches": permutation_batches}
+    ns: dict = {
+        "torch": torch,
+        "nn": nn,
+        "F": F,
+        "np": np,
+        "math": math,
+        "permutation_batches": permutation_batches,
+    }
     for cell in nb["cells"]:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
         if gid in ("answer_LeNet5", "answer_train_one_epoch", "answer_evaluate"):
@@ -77,22 +83,33 @@ def run_notebook_recipe(ns, device, train, test, *, epochs, batch, lr, seed, tar
     model = ns["LeNet5"]("modern").to(device)
     if warmup:  # first-call costs (kernel loading, cuDNN autotune) are not training
         tmp = ns["LeNet5"]("modern").to(device)
-        ns["train_one_epoch"](tmp, x[: batch * 4], y[: batch * 4],
-                              torch.optim.Adam(tmp.parameters(), lr=1e-3), batch_size=batch)
+        ns["train_one_epoch"](
+            tmp,
+            x[: batch * 4],
+            y[: batch * 4],
+            torch.optim.Adam(tmp.parameters(), lr=1e-3),
+            batch_size=batch,
+        )
         ns["evaluate"](tmp, test[0], test[1])
         sync(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * math.ceil(len(x) / batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * math.ceil(len(x) / batch)
+    )
     rows, elapsed, t99 = [], 0.0, None
     for epoch in range(1, epochs + 1):
         sync(device)
         t0 = time.perf_counter()
-        loss = ns["train_one_epoch"](model, x, y, opt, batch_size=batch, seed=seed + epoch, scheduler=sched)
+        loss = ns["train_one_epoch"](
+            model, x, y, opt, batch_size=batch, seed=seed + epoch, scheduler=sched
+        )
         sync(device)
         dt = time.perf_counter() - t0
         elapsed += dt
         _, acc = ns["evaluate"](model, test[0], test[1], batch_size=5000)
-        rows.append({"epoch": epoch, "loss": loss, "acc": acc, "train_s": elapsed, "img_s": len(x) / dt})
+        rows.append(
+            {"epoch": epoch, "loss": loss, "acc": acc, "train_s": elapsed, "img_s": len(x) / dt}
+        )
         if t99 is None and acc >= target:
             t99 = elapsed
     return rows, t99
@@ -101,8 +118,12 @@ def run_notebook_recipe(ns, device, train, test, *, epochs, batch, lr, seed, tar
 def run_common_way(ns, device, train_np, test, *, max_epochs, seed, target):
     torch.manual_seed(seed)
     model = ns["LeNet5"]("modern").to(device)
-    loader = torch.utils.data.DataLoader(MnistDataset(*train_np), batch_size=64, shuffle=True,
-                                         generator=torch.Generator().manual_seed(seed))
+    loader = torch.utils.data.DataLoader(
+        MnistDataset(*train_np),
+        batch_size=64,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rows, elapsed, t99 = [], 0.0, None
     for epoch in range(1, max_epochs + 1):
@@ -122,7 +143,9 @@ def run_common_way(ns, device, train_np, test, *, max_epochs, seed, target):
         dt = time.perf_counter() - t0
         elapsed += dt
         _, acc = ns["evaluate"](model, test[0], test[1], batch_size=5000)
-        rows.append({"epoch": epoch, "loss": total / n, "acc": acc, "train_s": elapsed, "img_s": n / dt})
+        rows.append(
+            {"epoch": epoch, "loss": total / n, "acc": acc, "train_s": elapsed, "img_s": n / dt}
+        )
         print(f"  common way, epoch {epoch}: test {100 * acc:.2f} %, {elapsed:.1f} s", flush=True)
         if acc >= target:
             t99 = elapsed
@@ -134,12 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     ap.add_argument("--epochs", type=int, default=3, help="notebook recipe: epochs (default 3)")
-    ap.add_argument("--batch", type=int, help="notebook recipe: batch size (default 256 on cpu, 512 on a GPU)")
-    ap.add_argument("--lr", type=float, help="peak learning rate of one-cycle Adam (default 0.01 on cpu, 0.02 on a GPU)")
-    ap.add_argument("--repeats", type=int, default=1, help="runs of the notebook recipe (median reported)")
+    ap.add_argument(
+        "--batch", type=int, help="notebook recipe: batch size (default 256 on cpu, 512 on a GPU)"
+    )
+    ap.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate of one-cycle Adam (default 0.01 on cpu, 0.02 on a GPU)",
+    )
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="runs of the notebook recipe (median reported)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--baseline-epochs", type=int, default=15, help="cap of the common way (default 15)")
+    ap.add_argument(
+        "--baseline-epochs", type=int, default=15, help="cap of the common way (default 15)"
+    )
     ap.add_argument("--no-baseline", action="store_true", help="skip the common way")
     ap.add_argument("--target", type=float, default=0.99)
     ap.add_argument("--json", help="also write the figures to this file")
@@ -159,19 +192,37 @@ def main(argv: list[str] | None = None) -> int:
     train = to_tensors(tr_img, tr_lab, device, mean=MNIST_MEAN, std=MNIST_STD)
     test = to_tensors(te_img, te_lab, device, mean=MNIST_MEAN, std=MNIST_STD)
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"device {describe_device(device)}; torch {torch.__version__}; {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load average {load1:.1f} (a shared machine inflates CPU times)")
+    print(
+        f"device {describe_device(device)}; torch {torch.__version__}; {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {load1:.1f} (a shared machine inflates CPU times)"
+    )
 
     runs = []
     for r in range(args.repeats):
-        rows, t99 = run_notebook_recipe(ns, device, train, test, epochs=args.epochs, batch=args.batch,
-                                        lr=args.lr, seed=args.seed + 100 * r, target=args.target, warmup=True)
+        rows, t99 = run_notebook_recipe(
+            ns,
+            device,
+            train,
+            test,
+            epochs=args.epochs,
+            batch=args.batch,
+            lr=args.lr,
+            seed=args.seed + 100 * r,
+            target=args.target,
+            warmup=True,
+        )
         runs.append((rows, t99))
         last = rows[-1]
-        print(f"notebook recipe run {r + 1}: " + "; ".join(
-            f"ep {x['epoch']} {100 * x['acc']:.2f} % at {x['train_s']:.2f} s" for x in rows)
+        print(
+            f"notebook recipe run {r + 1}: "
+            + "; ".join(
+                f"ep {x['epoch']} {100 * x['acc']:.2f} % at {x['train_s']:.2f} s" for x in rows
+            )
             + f" | {statistics.median(x['img_s'] for x in rows):,.0f} img/s"
-            + f" | time to {100 * args.target:.0f} %: " + (f"{t99:.2f} s" if t99 else "not reached"), flush=True)
+            + f" | time to {100 * args.target:.0f} %: "
+            + (f"{t99:.2f} s" if t99 else "not reached"),
+            flush=True,
+        )
         del last
     t99s = [t for _, t in runs if t is not None]
     med_t99 = statistics.median(t99s) if t99s else None
@@ -179,32 +230,64 @@ def main(argv: list[str] | None = None) -> int:
     med_acc = statistics.median(rows[-1]["acc"] for rows, _ in runs)
     med_ips = statistics.median(x["img_s"] for rows, _ in runs for x in rows)
     result = {
-        "device": describe_device(device), "torch": torch.__version__, "load_average": load1,
-        "recipe": {"epochs": args.epochs, "batch": args.batch, "peak_lr": args.lr, "repeats": args.repeats,
-                   "median_time_to_target_s": med_t99, "median_total_train_s": med_total,
-                   "median_final_acc": med_acc, "median_images_per_s": med_ips,
-                   "runs": [rows for rows, _ in runs]},
+        "device": describe_device(device),
+        "torch": torch.__version__,
+        "load_average": load1,
+        "recipe": {
+            "epochs": args.epochs,
+            "batch": args.batch,
+            "peak_lr": args.lr,
+            "repeats": args.repeats,
+            "median_time_to_target_s": med_t99,
+            "median_total_train_s": med_total,
+            "median_final_acc": med_acc,
+            "median_images_per_s": med_ips,
+            "runs": [rows for rows, _ in runs],
+        },
     }
-    print(f"\nnotebook recipe ({args.epochs} epochs, batch {args.batch}, Adam one-cycle peak {args.lr}), "
-          f"median of {args.repeats}: final test accuracy {100 * med_acc:.2f} % (error {100 * (1 - med_acc):.2f} %; "
-          f"LeCun 1998: 0.95 %) after {med_total:.2f} s of training; {med_ips:,.0f} images/s; "
-          f"time to {100 * args.target:.0f} %: " + (f"{med_t99:.2f} s" if med_t99 else "not reached"))
+    print(
+        f"\nnotebook recipe ({args.epochs} epochs, batch {args.batch}, Adam one-cycle peak {args.lr}), "
+        f"median of {args.repeats}: final test accuracy {100 * med_acc:.2f} % (error {100 * (1 - med_acc):.2f} %; "
+        f"LeCun 1998: 0.95 %) after {med_total:.2f} s of training; {med_ips:,.0f} images/s; "
+        f"time to {100 * args.target:.0f} %: " + (f"{med_t99:.2f} s" if med_t99 else "not reached")
+    )
 
     if not args.no_baseline:
-        print(f"\ncommon way (Dataset + DataLoader, batch 64, SGD 0.01 momentum 0.9), at most {args.baseline_epochs} epochs:")
-        rows, t99 = run_common_way(ns, device, (tr_img, tr_lab), test, max_epochs=args.baseline_epochs,
-                                   seed=args.seed, target=args.target)
-        result["common_way"] = {"max_epochs": args.baseline_epochs, "time_to_target_s": t99, "rows": rows}
+        print(
+            f"\ncommon way (Dataset + DataLoader, batch 64, SGD 0.01 momentum 0.9), at most {args.baseline_epochs} epochs:"
+        )
+        rows, t99 = run_common_way(
+            ns,
+            device,
+            (tr_img, tr_lab),
+            test,
+            max_epochs=args.baseline_epochs,
+            seed=args.seed,
+            target=args.target,
+        )
+        result["common_way"] = {
+            "max_epochs": args.baseline_epochs,
+            "time_to_target_s": t99,
+            "rows": rows,
+        }
         ips = statistics.median(x["img_s"] for x in rows)
         if t99 is not None and med_t99:
-            print(f"common way: {100 * rows[-1]['acc']:.2f} % after {len(rows)} epochs, time to "
-                  f"{100 * args.target:.0f} %: {t99:.1f} s ({ips:,.0f} img/s) → the notebook recipe is "
-                  f"{t99 / med_t99:.1f}× faster to {100 * args.target:.0f} %")
+            print(
+                f"common way: {100 * rows[-1]['acc']:.2f} % after {len(rows)} epochs, time to "
+                f"{100 * args.target:.0f} %: {t99:.1f} s ({ips:,.0f} img/s) → the notebook recipe is "
+                f"{t99 / med_t99:.1f}× faster to {100 * args.target:.0f} %"
+            )
         else:
-            print(f"common way: {100 * max(x['acc'] for x in rows):.2f} % best after {len(rows)} epochs "
-                  f"({rows[-1]['train_s']:.1f} s of training, {ips:,.0f} img/s): {100 * args.target:.0f} % "
-                  f"not reached" + (f"; ≥ {rows[-1]['train_s'] / med_t99:.1f}× the notebook's time to it"
-                                    if med_t99 else ""))
+            print(
+                f"common way: {100 * max(x['acc'] for x in rows):.2f} % best after {len(rows)} epochs "
+                f"({rows[-1]['train_s']:.1f} s of training, {ips:,.0f} img/s): {100 * args.target:.0f} % "
+                f"not reached"
+                + (
+                    f"; ≥ {rows[-1]['train_s'] / med_t99:.1f}× the notebook's time to it"
+                    if med_t99
+                    else ""
+                )
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

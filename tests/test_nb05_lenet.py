@@ -2,15 +2,14 @@
 
 - the training plumbing on its own (fast, no notebook);
 - the notebook's shape: metadata, points, no outputs, the release in step;
-- the test cells themselves, run in a kernel on a trimmed notebook (set-up, answers, tests:
-  the solution passes visible + hidden checks, each wrong variant fails with its diagnosis);
-- the solution notebook top to bottom in grading mode (the capped budget);
-- a small class graded end to end by coursekit's grader, once per module.
+- a small class graded end to end by coursekit's grader, once per module: the solution (run top
+  to bottom in grading mode, the capped budget) gets full marks, a blank copy 0, a partly correct
+  one exactly its points, and each wrong variant fails its exercise with its diagnosis.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import math
 import warnings
 
@@ -22,7 +21,6 @@ import torch.nn.functional as F
 
 from coursekit import training
 from coursekit.notebooks import (
-    execute,
     nbgrader_meta,
     release_notebook,
     source_notebook,
@@ -30,8 +28,15 @@ from coursekit.notebooks import (
 )
 
 A = "05_lenet_mnist"
-POINTS = {"test_channel_stats": 1, "test_lenet_shapes": 2, "test_LeNet5": 3, "test_count_params": 1,
-          "test_cross_entropy": 3, "test_train_one_epoch": 3, "test_evaluate": 2}
+POINTS = {
+    "test_channel_stats": 1,
+    "test_lenet_shapes": 2,
+    "test_LeNet5": 3,
+    "test_count_params": 1,
+    "test_cross_entropy": 3,
+    "test_train_one_epoch": 3,
+    "test_evaluate": 2,
+}
 
 # --- wrong answers a student could write ------------------------------------------------------
 
@@ -40,13 +45,15 @@ WRONG = {
         "def channel_stats(images):\n"
         "    x = torch.as_tensor(np.asarray(images)).float()\n"
         "    return x.mean().item(), x.std(correction=0).item()\n",
-        "not scaled to [0, 1]"),
+        "not scaled to [0, 1]",
+    ),
     "answer_lenet_shapes": (
         "def lenet_shapes(height=28, width=28):\n"
         "    return {'input': (1, height, width), 'conv1': (6, height, width), 'pool1': (6, height // 2, width // 2),\n"
         "            'conv2': (16, height // 2, width // 2), 'pool2': (16, height // 4, width // 4),\n"
         "            'flatten': (16 * (height // 4) * (width // 4),), 'fc1': (120,), 'fc2': (84,), 'fc3': (10,)}\n",
-        "conv2 has no padding"),
+        "conv2 has no padding",
+    ),
     "answer_LeNet5": (  # the classic variant with ReLU: the modern one (used for training) is right
         "class LeNet5(nn.Module):\n"
         "    def __init__(self, variant='modern', num_classes=10):\n"
@@ -59,16 +66,19 @@ WRONG = {
         "        x = pool(F.relu(self.conv1(x)), 2)\n"
         "        x = pool(F.relu(self.conv2(x)), 2).flatten(1)\n"
         "        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))\n",
-        "the activation of the other variant"),
+        "the activation of the other variant",
+    ),
     "answer_count_params": (
         "def count_params(model):\n"
         "    return sum(p.numel() for n, p in model.named_parameters() if n.endswith('weight'))\n",
-        "wrong answer"),
+        "wrong answer",
+    ),
     "answer_cross_entropy": (
         "def cross_entropy(logits, targets):\n"
         "    p = logits.exp() / logits.exp().sum(dim=1, keepdim=True)\n"
         "    return -p[torch.arange(len(targets)), targets].log().mean()\n",
-        "NaN or infinity"),
+        "NaN or infinity",
+    ),
     "answer_train_one_epoch": (
         "def train_one_epoch(model, images, labels, optimizer=None, *, batch_size=64, seed=0,\n"
         "                    scheduler=None, on_batch=None, lr=3e-3):\n"
@@ -81,14 +91,16 @@ WRONG = {
         "        losses.append(loss.item())\n"
         "        if on_batch: on_batch(len(idx))\n"
         "    return sum(losses) / len(losses)\n",
-        "weight each batch by its size"),
+        "weight each batch by its size",
+    ),
     "answer_evaluate": (
         "def evaluate(model, images, labels, batch_size=1000):\n"
         "    model.eval()\n"
         "    with torch.no_grad():\n"
         "        logits = model(images)\n"
         "    return F.cross_entropy(logits, labels).item(), 100.0 * (logits.argmax(1) == labels).float().mean().item()\n",
-        "a percentage"),
+        "a percentage",
+    ),
 }
 # A second set: other classic mistakes.
 WRONG2 = {
@@ -96,7 +108,8 @@ WRONG2 = {
         "def channel_stats(images):\n"
         "    x = torch.as_tensor(np.asarray(images)).float() / 255\n"
         "    return x.mean().item(), x.std().item()\n",
-        None),  # n − 1 on 47 M pixels is within tolerance on MNIST; the tiny example catches it
+        None,
+    ),  # n − 1 on 47 M pixels is within tolerance on MNIST; the tiny example catches it
     "answer_LeNet5": (
         "class LeNet5(nn.Module):\n"
         "    def __init__(self, variant='modern', num_classes=10):\n"
@@ -109,12 +122,14 @@ WRONG2 = {
         "        x = F.max_pool2d(act(self.conv1(x)), 2)\n"
         "        x = F.max_pool2d(act(self.conv2(x)), 2).flatten(1)\n"
         "        return self.fc3(act(self.fc2(act(self.fc1(x)))))\n",
-        None),
+        None,
+    ),
     "answer_cross_entropy": (
         "def cross_entropy(logits, targets):\n"
         "    z = logits - logits.max(dim=1, keepdim=True).values\n"
         "    return (z.exp().sum(1).log() - z[torch.arange(len(targets)), targets]).sum()\n",
-        "take the mean"),
+        "take the mean",
+    ),
     "answer_train_one_epoch": (
         "def train_one_epoch(model, images, labels, optimizer=None, *, batch_size=64, seed=0,\n"
         "                    scheduler=None, on_batch=None, lr=3e-3):\n"
@@ -127,11 +142,15 @@ WRONG2 = {
         "        total += loss.item() * len(idx)\n"
         "        if on_batch: on_batch(len(idx))\n"
         "    return total / len(images)\n",
-        "zero_grad"),
+        "zero_grad",
+    ),
 }
-WRONG2_MESSAGES = {"test_channel_stats": "unbiased std", "test_cross_entropy": "take the mean",
-                   "test_LeNet5": "the pooling of the other variant",
-                   "test_train_one_epoch": "zero_grad"}
+WRONG2_MESSAGES = {
+    "test_channel_stats": "unbiased std",
+    "test_cross_entropy": "take the mean",
+    "test_LeNet5": "the pooling of the other variant",
+    "test_train_one_epoch": "zero_grad",
+}
 
 
 def _answer(nb, gid: str) -> str:
@@ -169,7 +188,9 @@ def test_permutation_batches_cover_everything_once_and_repeat_with_a_seed():
 
 
 def test_confusion_matrix_counts_true_rows_predicted_columns():
-    cm = training.confusion_matrix(torch.tensor([0, 1, 1, 2]), np.array([0, 1, 2, 2]), num_classes=3)
+    cm = training.confusion_matrix(
+        torch.tensor([0, 1, 1, 2]), np.array([0, 1, 2, 2]), num_classes=3
+    )
     assert cm.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
 
 
@@ -210,8 +231,17 @@ def test_fit_runs_the_given_functions_and_records_a_history():
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
     model = _Tiny()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    h = training.fit(model, _epoch, _evaluate, (x, y), (x, y), epochs=3, optimizer=opt, batch_size=16,
-                     progress=False)
+    h = training.fit(
+        model,
+        _epoch,
+        _evaluate,
+        (x, y),
+        (x, y),
+        epochs=3,
+        optimizer=opt,
+        batch_size=16,
+        progress=False,
+    )
     assert h.epoch == [1, 2, 3] and len(h.test_acc) == 3 and h.device == "cpu"
     assert h.train_seconds == sorted(h.train_seconds) and all(v > 0 for v in h.images_per_s)
     assert h.train_loss[-1] < h.train_loss[0]
@@ -224,16 +254,29 @@ def test_feature_maps_and_pictures_headless():
     matplotlib.use("Agg")
     model = _Tiny()
     maps = training.feature_maps(model, torch.zeros(1, 4, 4))
-    assert list(maps) == ["conv1", "fc3"] and maps["conv1"].shape == (2, 4, 4) and maps["fc3"].shape == (3,)
+    assert (
+        list(maps) == ["conv1", "fc3"]
+        and maps["conv1"].shape == (2, 4, 4)
+        and maps["fc3"].shape == (3,)
+    )
     imgs = np.zeros((5, 28, 28), dtype=np.uint8)
     assert training.show_digits(imgs, [1, 2, 3, 4, 5], predictions=[1, 2, 0, 4, 5], n=5) is not None
-    assert training.show_misclassified(imgs, np.array([1, 2, 3, 4, 5]), np.array([1, 2, 0, 4, 5])) is not None
+    assert (
+        training.show_misclassified(imgs, np.array([1, 2, 3, 4, 5]), np.array([1, 2, 0, 4, 5]))
+        is not None
+    )
     assert training.plot_confusion(np.eye(10, dtype=int) * 5) is not None
     assert training.show_filters(torch.randn(6, 1, 5, 5)) is not None
     assert training.show_feature_maps({"input": torch.zeros(1, 4, 4), **maps}) is not None
     live = training.LivePlot(3)
-    h = training.History(epoch=[1], train_loss=[0.5], test_loss=[0.4], test_acc=[0.9], train_seconds=[1.0],
-                         images_per_s=[100.0])
+    h = training.History(
+        epoch=[1],
+        train_loss=[0.5],
+        test_loss=[0.4],
+        test_acc=[0.9],
+        train_seconds=[1.0],
+        images_per_s=[100.0],
+    )
     live.update(h)
     assert live.view is None  # headless: a plain Agg figure
 
@@ -267,8 +310,11 @@ def test_notebook_metadata_points_and_no_outputs():
             meta = nbgrader_meta(c)
             assert meta and meta.get("schema_version") == 3, c.source[:60]
             assert not c.get("outputs") and c.get("execution_count") is None
-    tests = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
-             if nbgrader_meta(c).get("grade")}
+    tests = {
+        nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
+        for c in nb.cells
+        if nbgrader_meta(c).get("grade")
+    }
     assert tests == POINTS and len(tests) >= 6
     for gid in POINTS:
         answer = gid.replace("test_", "answer_")
@@ -280,73 +326,13 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests():
     rel = release_notebook(A)
     text = "\n".join(c.source for c in rel.cells)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    assert "_ref_forward" not in text and "permutation_batches(len(images), batch_size, seed=seed, device" not in text
+    assert (
+        "_ref_forward" not in text
+        and "permutation_batches(len(images), batch_size, seed=seed, device" not in text
+    )
     assert text.count("raise NotImplementedError()") >= 7
     src_ids = [nbgrader_meta(c).get("grade_id") for c in source_notebook(A).cells]
     assert [nbgrader_meta(c).get("grade_id") for c in rel.cells] == src_ids
-
-
-# --- the test cells in a kernel (no grader needed) --------------------------------------------
-
-
-def _trimmed(nb, answers=None):
-    """Set-up, answer and test cells only (hidden tests kept), with `answers` swapped in."""
-    nb = submission_from(nb, answers or {}, release=False)
-    keep = [c for c in nb.cells if c.cell_type == "code" and (
-        nbgrader_meta(c).get("grade_id") == "cell_setup" or nbgrader_meta(c).get("solution")
-        or nbgrader_meta(c).get("grade"))]
-    out = copy.deepcopy(nb)
-    out.cells = keep
-    return out
-
-
-def _errors(executed) -> dict[str, str]:
-    found = {}
-    for c in executed.cells:
-        gid = nbgrader_meta(c).get("grade_id")
-        for o in c.get("outputs", []):
-            if o.get("output_type") == "error":
-                found[gid] = f"{o['ename']}: {o['evalue']}"
-    return found
-
-
-@pytest.fixture(scope="module")
-def kernel_runs():
-    src = source_notebook(A)
-    runs = {}
-    for name, answers in (("solution", {}), ("wrong", {k: v for k, (v, _) in WRONG.items()}),
-                          ("wrong2", {k: v for k, (v, _) in WRONG2.items()})):
-        runs[name] = _errors(execute(_trimmed(src, answers), timeout=180, allow_errors=True,
-                                     env={"NBGRADER_EXECUTION": "autograde"}))
-    return runs
-
-
-@pytest.mark.slow
-def test_solution_passes_its_visible_and_hidden_checks_in_a_kernel(kernel_runs):
-    assert kernel_runs["solution"] == {}
-
-
-@pytest.mark.slow
-def test_each_wrong_answer_fails_its_check_with_its_diagnosis(kernel_runs):
-    errors = kernel_runs["wrong"]
-    for answer, (_, message) in WRONG.items():
-        gid = answer.replace("answer_", "test_")
-        assert gid in errors, f"{gid} passed a wrong answer"
-        assert message in errors[gid], (gid, errors[gid])
-    errors2 = kernel_runs["wrong2"]
-    for gid, message in WRONG2_MESSAGES.items():
-        assert message in errors2.get(gid, ""), (gid, errors2.get(gid))
-
-
-# --- the whole notebook in grading mode -------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_solution_notebook_runs_top_to_bottom_in_grading_mode():
-    executed = execute(source_notebook(A), timeout=300, env={"NBGRADER_EXECUTION": "autograde"})
-    text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
-    assert "grading mode" in text and "1 epoch on cpu" in text
-    assert "speed comparison is skipped" in text
 
 
 # --- a small class, graded end to end ---------------------------------------------------------
@@ -357,7 +343,12 @@ def graded(tmp_path_factory):
     from gradekit import build_class, grade_class
 
     src, rel = source_notebook(A), release_notebook(A)
-    partial_ids = ("answer_channel_stats", "answer_lenet_shapes", "answer_LeNet5", "answer_count_params")
+    partial_ids = (
+        "answer_channel_stats",
+        "answer_lenet_shapes",
+        "answer_LeNet5",
+        "answer_count_params",
+    )
     students = {
         "solution": submission_from(src),
         "blank": submission_from(rel),
@@ -377,7 +368,18 @@ def graded(tmp_path_factory):
 def test_graded_solution_gets_full_marks(graded):
     s = graded.get("solution")
     assert [e.grade_id for e in s.exercises] == list(POINTS)
-    assert s.score == s.max_score == sum(POINTS.values()), [(e.grade_id, e.status, e.message) for e in s.exercises]
+    assert s.score == s.max_score == sum(POINTS.values()), [
+        (e.grade_id, e.status, e.message) for e in s.exercises
+    ]
+
+
+@pytest.mark.slow
+def test_graded_solution_ran_in_grading_mode_on_the_capped_budget(graded):
+    s = graded.get("solution")
+    text = json.dumps(s.cells)
+    assert "grading mode: small budget" in text and "1 epoch on cpu" in text, text[-2000:]
+    assert "the speed comparison is skipped" in text
+    print(f"solution graded in {s.seconds:.1f} s")  # the issue's budget: ≤ 60 s on 2 free cores
 
 
 @pytest.mark.slow
@@ -389,7 +391,10 @@ def test_graded_blank_scores_zero_everywhere(graded):
 @pytest.mark.slow
 def test_graded_partial_gets_exactly_its_score(graded):
     s = _get(graded, "partial")
-    want = sum(POINTS[g] for g in ("test_channel_stats", "test_lenet_shapes", "test_LeNet5", "test_count_params"))
+    want = sum(
+        POINTS[g]
+        for g in ("test_channel_stats", "test_lenet_shapes", "test_LeNet5", "test_count_params")
+    )
     assert s.score == want, [(e.grade_id, e.score, e.message) for e in s.exercises]
 
 
@@ -414,7 +419,12 @@ def _get(result, student):
 
 def test_lenet_classic_parameter_count_is_61706():
     # the reference count the notebook's check and the issue quote
-    layers = [nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5), nn.Linear(400, 120), nn.Linear(120, 84),
-              nn.Linear(84, 10)]
+    layers = [
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.Conv2d(6, 16, 5),
+        nn.Linear(400, 120),
+        nn.Linear(120, 84),
+        nn.Linear(84, 10),
+    ]
     assert sum(p.numel() for m in layers for p in m.parameters()) == 61706
     assert math.isclose(-math.log2(0.66), 0.5995, abs_tol=1e-4)

@@ -67,8 +67,16 @@ def to_tensors(
     standardised as (x - mean) / std; and y int64 (N,). The whole set is moved once: batches
     are then index slices of tensors that already live on the device.
     """
-    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, copy=True))
-    y = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(np.array(labels, copy=True))
+    x = (
+        images
+        if isinstance(images, torch.Tensor)
+        else torch.from_numpy(np.array(images, copy=True))
+    )
+    y = (
+        labels
+        if isinstance(labels, torch.Tensor)
+        else torch.from_numpy(np.array(labels, copy=True))
+    )
     y = y.long()
     if x.ndim == 3:
         x = x.unsqueeze(1)
@@ -119,7 +127,9 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 2000
     """The predicted class (argmax of the logits) of every image, int64 (N,), on images' device."""
     was_training = model.training
     model.eval()
-    out = [model(images[i : i + batch_size]).argmax(dim=1) for i in range(0, len(images), batch_size)]
+    out = [
+        model(images[i : i + batch_size]).argmax(dim=1) for i in range(0, len(images), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=images.device)
 
@@ -153,7 +163,9 @@ class TrainingProgress:
     """One progress bar for the whole run (tqdm.auto: a widget in JupyterLab, text elsewhere),
     advanced by images seen; after each epoch it shows loss, accuracy and images/s."""
 
-    def __init__(self, epochs: int, images_per_epoch: int, *, desc: str = "training", disable: bool = False):
+    def __init__(
+        self, epochs: int, images_per_epoch: int, *, desc: str = "training", disable: bool = False
+    ):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
@@ -192,12 +204,18 @@ class LivePlot:
         (self.train_line,) = self.ax_loss.plot([], [], "o-", label="training loss")
         (self.test_line,) = self.ax_loss.plot([], [], "s-", label="test loss")
         (self.acc_line,) = self.ax_acc.plot([], [], "o-", color="C2")
-        self.ax_loss.set(xlabel="epoch", ylabel="cross-entropy", xlim=(0.5, max(epochs, 1) + 0.5), yscale="log")
+        self.ax_loss.set(
+            xlabel="epoch", ylabel="cross-entropy", xlim=(0.5, max(epochs, 1) + 0.5), yscale="log"
+        )
         self.ax_loss.legend(loc="upper right", fontsize=8)
-        self.ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, max(epochs, 1) + 0.5))
+        self.ax_acc.set(
+            xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, max(epochs, 1) + 0.5)
+        )
         self.ax_acc.axhline(99.0, color="0.6", ls="--", lw=1)
         self.ax_acc.text(0.6, 99.02, "99 %", color="0.4", fontsize=8, va="bottom")
-        self.acc_text = self.ax_acc.text(0.98, 0.04, "", transform=self.ax_acc.transAxes, ha="right", fontsize=9)
+        self.acc_text = self.ax_acc.text(
+            0.98, 0.04, "", transform=self.ax_acc.transAxes, ha="right", fontsize=9
+        )
         if self.view is not None:
             from IPython.display import display
 
@@ -268,8 +286,14 @@ def fit(
             sync(device)
             t0 = time.perf_counter()
             loss = train_one_epoch(
-                model, x, y, optimizer, batch_size=batch_size, seed=seed + epoch,
-                scheduler=scheduler, on_batch=bar.advance,
+                model,
+                x,
+                y,
+                optimizer,
+                batch_size=batch_size,
+                seed=seed + epoch,
+                scheduler=scheduler,
+                on_batch=bar.advance,
             )
             loss = float(loss)
             sync(device)
@@ -347,7 +371,16 @@ __all__.append("chosen_device")
 # --- pictures ---------------------------------------------------------------------------------
 
 FASHION_CLASSES = (
-    "T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot",
+    "T-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "boot",
 )
 
 
@@ -380,6 +413,10 @@ def show_digits(
         imgs = imgs[:, 0]
     lab = None if labels is None else _as_numpy(labels)[:n]
     pred = None if predictions is None else _as_numpy(predictions)[:n]
+
+    def name(k: Any) -> str:
+        return class_names[int(k)] if class_names else str(int(k))
+
     rows = max(1, math.ceil(len(imgs) / cols))
     fig = _figure((cols * 0.62, rows * 0.78 + (0.3 if title else 0)))
     for i, img in enumerate(imgs):
@@ -387,11 +424,13 @@ def show_digits(
         ax.imshow(img, cmap="gray_r")
         ax.set_xticks([])
         ax.set_yticks([])
-        name = (lambda k: class_names[int(k)] if class_names else str(int(k)))
         if lab is not None and pred is not None:
             wrong = int(lab[i]) != int(pred[i])
-            ax.set_title(f"{name(lab[i])}→{name(pred[i])}" if wrong else name(lab[i]),
-                         fontsize=7, color="C3" if wrong else "k")
+            ax.set_title(
+                f"{name(lab[i])}→{name(pred[i])}" if wrong else name(lab[i]),
+                fontsize=7,
+                color="C3" if wrong else "k",
+            )
         elif lab is not None:
             ax.set_title(name(lab[i]), fontsize=8)
     if title:
@@ -404,10 +443,14 @@ def confusion_matrix(predictions: Any, labels: Any, num_classes: int = 10) -> np
     """counts[i, j] = how many images of class i were predicted as class j (int64 (K, K))."""
     p = _as_numpy(predictions).astype(np.int64).ravel()
     t = _as_numpy(labels).astype(np.int64).ravel()
-    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
-def plot_confusion(counts: np.ndarray, *, title: str = "", class_names: Sequence[str] | None = None):  # noqa: ANN201
+def plot_confusion(
+    counts: np.ndarray, *, title: str = "", class_names: Sequence[str] | None = None
+):  # noqa: ANN201
     """The confusion matrix on a log colour scale, with the off-diagonal counts written in."""
     from matplotlib.colors import LogNorm
 
@@ -419,8 +462,15 @@ def plot_confusion(counts: np.ndarray, *, title: str = "", class_names: Sequence
     for i in range(k):
         for j in range(k):
             if counts[i, j] and (i != j or k <= 10):
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if i == j else ("C3" if counts[i, j] >= 5 else "k"))
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if i == j else ("C3" if counts[i, j] >= 5 else "k"),
+                )
     names = list(class_names) if class_names else [str(i) for i in range(k)]
     ax.set_xticks(range(k), names, rotation=90 if class_names else 0, fontsize=8)
     ax.set_yticks(range(k), names, fontsize=8)
@@ -463,7 +513,9 @@ def show_filters(weight: Any, *, title: str = "conv1 filters"):  # noqa: ANN201
 
 
 @torch.no_grad()
-def feature_maps(model: torch.nn.Module, image: torch.Tensor, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+def feature_maps(
+    model: torch.nn.Module, image: torch.Tensor, names: Sequence[str] | None = None
+) -> dict[str, torch.Tensor]:
     """The output of each named child module of `model` for one image (1, H, W) or (1, 1, H, W),
     recorded with forward hooks: {name: tensor (C, H, W) or (features,)} on the CPU, in the order
     the modules ran. `names` keeps only those children."""
@@ -472,9 +524,11 @@ def feature_maps(model: torch.nn.Module, image: torch.Tensor, names: Sequence[st
     handles = []
     for name, module in model.named_children():
         if names is None or name in names:
-            handles.append(module.register_forward_hook(
-                lambda _m, _i, o, name=name: out.__setitem__(name, o.detach()[0].cpu())
-            ))
+            handles.append(
+                module.register_forward_hook(
+                    lambda _m, _i, o, name=name: out.__setitem__(name, o.detach()[0].cpu())
+                )
+            )
     was_training = model.training
     model.eval()
     try:
@@ -501,7 +555,11 @@ def show_feature_maps(maps: Mapping[str, torch.Tensor], *, max_channels: int = 1
                 ax.set_yticks([])
             label = f"{name}\n{tuple(a.shape)}"
         else:
-            ax = fig.add_subplot(len(rows), max_channels + 1, (r * (max_channels + 1) + 2, (r + 1) * (max_channels + 1)))
+            ax = fig.add_subplot(
+                len(rows),
+                max_channels + 1,
+                (r * (max_channels + 1) + 2, (r + 1) * (max_channels + 1)),
+            )
             ax.imshow(a.reshape(1, -1), aspect="auto", cmap="viridis")
             ax.set_xticks([])
             ax.set_yticks([])
