@@ -790,27 +790,26 @@ class NotebookPage:
 
     def assert_canvas_in_sync(self, canvas: Any, what: str, timeout: float = 15) -> None:
         """The canvas in the browser shows what the kernel's figure holds: waits until the
-        picture equals (all but ≤ 20 pixels) the Agg buffer of one of the kernel's ipympl
-        canvases. Catches frames lost or mis-applied on the way (a stale or garbled plot)."""
+        picture equals (all but ≤ 20 pixels) a fresh rendering of one of the kernel's ipympl
+        figures. Catches frames lost or mis-applied on the way (a stale or garbled plot)."""
         self.wait_idle(60)
         out = self.kernel_exec(
             "import base64 as _b, gc as _gc, io as _io, json as _j\n"
-            "import numpy as _np\nfrom PIL import Image as _I\n"
             "from ipympl.backend_nbagg import Canvas as _C\n"
             "_out = []\n"
             "for _o in _gc.get_objects():\n"
             "    if isinstance(_o, _C):\n"
+            "        _f = _io.BytesIO()\n"
             "        try:\n"
-            "            _a = _np.asarray(_o.get_renderer().buffer_rgba())\n"
+            "            _o.figure.savefig(_f, format='png', dpi=_o.figure.dpi)\n"
             "        except Exception:\n"
             "            continue\n"
-            "        _f = _io.BytesIO(); _I.fromarray(_a).save(_f, format='png')\n"
             "        _out.append('data:image/png;base64,' + _b.b64encode(_f.getvalue()).decode())\n"
             "print(_j.dumps(_out))\n"
-            "del _out, _o, _f, _a\n"
+            "del _out, _o, _f\n"
         )
         try:
-            images = json.loads(out.strip().splitlines()[-1])
+            images = json.loads(next(ln for ln in out.splitlines() if ln.startswith("[")))
         except Exception as exc:
             raise AssertionError(
                 f"{self.label}: {what}: could not read the kernel's figures: {out[-500:]}"
@@ -840,6 +839,26 @@ class NotebookPage:
             raise AssertionError(
                 f"{self.label}: {what}: the canvas in the browser does not show the kernel's figure "
                 f"(a lost or garbled frame: the picture is stale or wrong); see the screenshot"
+            ) from exc
+
+    def wait_canvases_drawn(self, widget: Any, what: str, timeout: float = 30) -> None:
+        """Wait until every ipympl canvas inside `widget` shows a picture (not blank)."""
+        widget.scroll_into_view_if_needed()
+        try:
+            widget.page.wait_for_function(
+                """el => [...el.querySelectorAll('.jupyter-matplotlib-figure')].every(f => {
+                  const c = f.querySelector('canvas'); if (!c || !c.width || !c.height) return false;
+                  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  for (let i = 0; i < d.length; i += 4 * 13)
+                    if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) return true;
+                  return false; })""",
+                arg=widget.element_handle(),
+                timeout=timeout * 1000,
+                polling=200,
+            )
+        except Exception as exc:
+            raise AssertionError(
+                f"{self.label}: {what}: a plot in the widget stayed blank for {timeout}s"
             ) from exc
 
     def canvas_data(self, canvas: Any) -> str:

@@ -60,6 +60,7 @@ def test_solution_run_all(solution_page, assignment):
             f"{page.label}: no rendered widget with CSS class {css}"
         )
         widget.wait_for(state="visible", timeout=10_000)
+        page.wait_canvases_drawn(widget, f"widget {css}")
         page.screenshot(f"{assignment}/{css}", widget)
     assert not page.console_errors, f"{page.label}: browser console errors:\n" + "\n".join(
         page.console_errors
