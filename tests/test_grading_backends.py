@@ -28,13 +28,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres():
     """A PostgreSQL server from Debian's packages on 127.0.0.1, stopped by PID afterwards."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not bins:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     bindir = Path(bins[-1])
-    base = tmp_path_factory.mktemp("pg")
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="coursekit-pg-"))  # not under pytest's root-only folder
     data = base / "data"
     user = []
     if os.geteuid() == 0:  # postgres refuses to run as root: use Debian's postgres user
@@ -67,6 +69,7 @@ def postgres(tmp_path_factory):
             pass
     proc.wait(timeout=30)
     log.close()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,9 @@ def test_gradebook_on_postgresql(postgres, small_class, tmp_path):
     result = grade_class(small_class, tmp_path, db_url=postgres)
     from nbgrader.api import Gradebook
 
-    with Gradebook(postgres) as gb:
+    from coursekit.grading.config import normalize_db_url
+
+    with Gradebook(normalize_db_url(postgres)) as gb:
         scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
     assert scores == {s.student_id: s.score for s in result.submissions}
     assert scores["ana"] == result.get("ana").max_score and scores["cy"] == 0

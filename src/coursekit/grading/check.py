@@ -29,13 +29,12 @@ def _load(path: Path) -> nbformat.NotebookNode:
     if path.is_dir() or path.suffix != ".ipynb":
         raise CheckError(f"{path} is not a notebook (.ipynb file)")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckError(f"{path} is not valid notebook JSON ({exc})") from None
     try:
-        nb = nbformat.from_dict(raw)
-        if nb.get("nbformat", 0) < 4:
-            nb = nbformat.convert(nb, 4)
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001
         raise CheckError(f"{path} is not a valid notebook ({str(exc).splitlines()[0]})") from None

@@ -13,7 +13,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from ..notebooks import course_root
 
-__all__ = ["Limits", "Settings", "load_settings", "nbgrader_config"]
+__all__ = ["Limits", "Settings", "load_settings", "nbgrader_config", "normalize_db_url"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ def load_settings(root: Path | None = None) -> Settings:
     return replace(settings, zip_pattern=pattern) if pattern else settings
 
 
+def normalize_db_url(url: str) -> str:
+    """`postgresql://…` with whichever PostgreSQL driver is installed (SQLAlchemy 2.1 assumes
+    psycopg 3; coursekit's test extra installs psycopg2)."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def nbgrader_config(root: Path | None = None, db_url: str | None = None) -> Config:
     """nbgrader's Config from autograder/nbgrader_config.py, rooted at `root`."""
     root = Path(root) if root else course_root()
@@ -79,4 +90,5 @@ def nbgrader_config(root: Path | None = None, db_url: str | None = None) -> Conf
     cfg.CourseDirectory.root = str(root)
     if db_url:
         cfg.CourseDirectory.db_url = db_url
+    cfg.CourseDirectory.db_url = normalize_db_url(str(cfg.CourseDirectory.db_url))
     return cfg
