@@ -51,8 +51,32 @@ class RemoteError(Exception):
 
     def __init__(self, ename: str, evalue: str, traceback: list[str] | None = None, timeout: bool = False,
                  name: str = "") -> None:
-        super().__init__(f"{ename}: {evalue}")
+        Exception.__init__(self, f"{ename}: {evalue}")
         self.ename, self.evalue, self.traceback, self.timeout, self.name = ename, evalue, traceback or [], timeout, name
+
+
+_REMOTE_TYPES: dict[str, type] = {}
+
+
+def remote_error(ename: str, evalue: str, traceback: list[str], timeout: bool, name: str) -> RemoteError:
+    """A RemoteError that is also an instance of the builtin exception the student's code raised
+    (so a test cell's `except ValueError:` works), when that exception is a builtin one."""
+    base = getattr(__import__("builtins"), ename, None)
+    cls = RemoteError
+    if isinstance(base, type) and issubclass(base, Exception) and base not in (Exception, BaseException):
+        if ename not in _REMOTE_TYPES:
+            try:
+                _REMOTE_TYPES[ename] = type(f"Remote{ename}", (RemoteError, base), {})
+            except TypeError:  # incompatible layouts (rare builtins): plain RemoteError
+                _REMOTE_TYPES[ename] = RemoteError
+        cls = _REMOTE_TYPES[ename]
+    try:
+        err = cls.__new__(cls)
+        RemoteError.__init__(err, ename, evalue, traceback, timeout, name)
+        str(err)
+    except Exception:  # noqa: BLE001 - an exception type with a special constructor
+        err = RemoteError(ename, evalue, traceback, timeout, name)
+    return err
 
 
 def _bwrap() -> str | None:
@@ -475,9 +499,9 @@ class Kernel:
         if msg.get("op") == "error":
             if op == "getattr" and msg.get("ename") == "AttributeError":
                 raise AttributeError(f"the student's object has no attribute {attr!r}")
-            raise RemoteError(str(msg.get("ename", "Error"))[:100], str(msg.get("evalue", ""))[:1000],
-                              [str(x) for x in msg.get("traceback", [])][:10] if isinstance(msg.get("traceback"), list) else [],
-                              timeout=bool(msg.get("timeout")), name=name)
+            raise remote_error(str(msg.get("ename", "Error"))[:100], str(msg.get("evalue", ""))[:1000],
+                               [str(x) for x in msg.get("traceback", [])][:10] if isinstance(msg.get("traceback"), list) else [],
+                               bool(msg.get("timeout")), name)
         if msg.get("op") != "result":
             raise ProtocolError("unexpected reply")
         trace = msg.get("trace")
