@@ -501,7 +501,7 @@ def test_gradient_flow_matches_an_nn_linear_model(batch) -> None:  # noqa: ANN00
             residual=residual,
             seed=3,
         )
-        weights = gradflow.init_weights([784] + [32] * 6 + [10], "Glorot uniform", seed=3)
+        weights = gradflow.mlp_weights(784, 32, 6, "Glorot uniform", seed=3)
         layers = [torch.nn.Linear(w.shape[1], w.shape[0], bias=False).double() for w in weights]
         for layer, w in zip(layers, weights):
             layer.weight.data.copy_(w)
@@ -515,6 +515,17 @@ def test_gradient_flow_matches_an_nn_linear_model(batch) -> None:  # noqa: ANN00
         np.testing.assert_allclose(prof.grad_norms, norms[:-1], rtol=1e-10)
         np.testing.assert_allclose(prof.out_grad_norm, norms[-1], rtol=1e-10)
         np.testing.assert_allclose(prof.act_std, stds, rtol=1e-10)
+
+
+def test_weights_are_cached_and_deeper_networks_extend_shallower_ones() -> None:
+    short = gradflow.mlp_weights(784, 32, 4, "He normal", seed=5)
+    long = gradflow.mlp_weights(784, 32, 9, "He normal", seed=5)
+    assert [w.shape for w in long] == [(32, 784)] + [(32, 32)] * 8 + [(10, 32)]
+    for a, b in zip(short[:-1], long[:4]):
+        assert a is b
+    assert torch.equal(short[-1], long[-1])
+    other = gradflow.mlp_weights(784, 32, 4, "He normal", seed=6)
+    assert not torch.equal(other[1], short[1])
 
 
 def test_inits_follow_the_lecture_formulas() -> None:

@@ -35,11 +35,13 @@ import torch.nn.functional as F
 __all__ = [
     "ACTIVATIONS",
     "INITS",
+    "FlowPanel",
     "FlowProfile",
     "GradFlowExplorer",
     "explore",
     "gradient_flow",
     "init_weights",
+    "mlp_weights",
     "mnist_batch",
     "plot_profiles",
 ]
@@ -125,6 +127,47 @@ def init_weights(
     return weights
 
 
+_CACHE: dict[tuple, tuple[torch.Generator, list[torch.Tensor]]] = {}
+_CACHE_KEYS = 6  # a few configurations (each at most a few tens of MB)
+
+
+def _layers(fan_in: int, fan_out: int, count: int, init: str, seed: int, dtype: torch.dtype):  # noqa: ANN202
+    """The first `count` matrices (fan_out, fan_in) of a stream seeded by `seed`, cached: the
+    explorer redraws with new depths and activations without drawing the weights again."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose from {list(INITS)}")
+    key = (fan_in, fan_out, init, seed, dtype)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_KEYS:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = (torch.Generator().manual_seed(seed), [])
+    gen, ws = _CACHE[key]
+    while len(ws) < count:
+        w = torch.empty(fan_out, fan_in, dtype=dtype)
+        INITS[init](w, gen)
+        ws.append(w)
+    return ws[:count]
+
+
+def mlp_weights(
+    in_dim: int,
+    width: int,
+    depth: int,
+    init: str,
+    *,
+    n_out: int = 10,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> list[torch.Tensor]:
+    """The explorer's weights: W_1 (width, in_dim), W_2..W_depth (width, width), W_out (n_out, width),
+    filled with INITS[init]. Each group comes from its own seeded stream, so the first layers are
+    the same whatever the depth. The tensors are shared with a cache: don't modify them."""
+    first = _layers(in_dim, width, 1, init, seed, dtype)
+    hidden = _layers(width, width, depth - 1, init, seed + 1, dtype)
+    out = _layers(width, n_out, 1, init, seed + 2, dtype)
+    return first + hidden + out
+
+
 def gradient_flow(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -146,10 +189,10 @@ def gradient_flow(
     start = time.perf_counter()
     phi = ACTIVATIONS[activation]
     x = x.to(dtype).reshape(len(x), -1)
-    sizes = [x.shape[1]] + [width] * depth + [10]
-    weights = init_weights(sizes, init, seed=seed, dtype=dtype)
-    for w in weights:
-        w.requires_grad_(True)
+    weights = [
+        w.detach().requires_grad_(True)
+        for w in mlp_weights(x.shape[1], width, depth, init, seed=seed, dtype=dtype)
+    ]
     h = x
     stds = []
     for l, w in enumerate(weights[:-1]):
@@ -183,31 +226,64 @@ def _finite_pos(v: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(v) & (v > 0), v, np.nan)
 
 
-def _draw(ax_grad, ax_std, prof: FlowProfile) -> None:  # noqa: ANN001
-    ax_grad.clear()
-    ax_std.clear()
-    depth = len(prof.grad_norms)
-    layers = np.arange(1, depth + 1)
-    g = _finite_pos(prof.grad_norms)
-    ok = np.isfinite(g)
-    colors = np.where(g < 1e-6, "tab:red", np.where(g > 1e3, "tab:orange", "tab:blue"))
-    ax_grad.bar(layers[ok], g[ok], color=colors[ok], width=0.85)
-    ax_grad.set_yscale("log")
-    if ok.any():
-        lo, hi = np.nanmin(g), np.nanmax(g)
-        ax_grad.set_ylim(max(lo / 3, _TINY), hi * 3)
-    ax_grad.set_ylabel("‖∂L/∂W_l‖")
-    ax_grad.set_title(
-        f"{prof.label()} — depth {depth}, width {prof.config.get('width')}", fontsize=10
-    )
-    ax_grad.grid(True, axis="y", which="major", alpha=0.3)
-    s = _finite_pos(prof.act_std)
-    ax_std.plot(layers, s, "o-", color="tab:green", markersize=3)
-    ax_std.set_yscale("log")
-    ax_std.set_ylabel("std of h_l")
-    ax_std.set_xlabel("layer l (input side → output side)")
-    ax_std.grid(True, which="major", alpha=0.3)
-    ax_std.set_xlim(0.3, depth + 0.7)
+def _bar_colors(g: np.ndarray) -> list[str]:
+    return ["tab:red" if v < 1e-6 else "tab:orange" if v > 1e3 else "tab:blue" for v in g]
+
+
+def _log_limits(v: np.ndarray, pad: float) -> tuple[float, float] | None:
+    ok = np.isfinite(v)
+    if not ok.any():
+        return None
+    return max(float(np.nanmin(v)) / pad, _TINY), float(np.nanmax(v)) * pad
+
+
+class FlowPanel:
+    """The explorer's two panels on a matplotlib Figure: gradient-norm bars (log scale, red below
+    1e-6, orange above 1e3) over a line of activation stds. :meth:`update` redraws in place
+    (bar heights, line data, limits) when the depth is unchanged, which keeps a live update
+    cheap; a new depth rebuilds the bars."""
+
+    def __init__(self, fig) -> None:  # noqa: ANN001
+        self.fig = fig
+        self.ax_grad, self.ax_std = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        self._bars: list = []
+        self._line = None
+
+    def update(self, prof: FlowProfile) -> None:
+        g = _finite_pos(prof.grad_norms)
+        s = _finite_pos(prof.act_std)
+        if len(self._bars) != len(g):
+            self._rebuild(len(g))
+        for rect, h, c in zip(self._bars, g, _bar_colors(g)):
+            ok = bool(np.isfinite(h))
+            rect.set_visible(ok)
+            if ok:
+                rect.set_height(h)
+                rect.set_facecolor(c)
+        self._line.set_ydata(s)
+        for ax, v, pad in ((self.ax_grad, g, 3.0), (self.ax_std, s, 1.5)):
+            lim = _log_limits(v, pad)
+            if lim:
+                ax.set_ylim(*lim)
+        self.ax_grad.set_title(
+            f"{prof.label()} — depth {len(g)}, width {prof.config.get('width')}", fontsize=10
+        )
+
+    def _rebuild(self, depth: int) -> None:
+        ax_g, ax_s = self.ax_grad, self.ax_std
+        ax_g.clear()
+        ax_s.clear()
+        layers = np.arange(1, depth + 1)
+        self._bars = list(ax_g.bar(layers, np.ones(depth), width=0.85))
+        ax_g.set_yscale("log")
+        ax_g.set_ylabel("‖∂L/∂W_l‖")
+        ax_g.grid(True, axis="y", which="major", alpha=0.3)
+        (self._line,) = ax_s.plot(layers, np.ones(depth), "o-", color="tab:green", markersize=3)
+        ax_s.set_yscale("log")
+        ax_s.set_ylabel("std of h_l")
+        ax_s.set_xlabel("layer l (input side → output side)")
+        ax_s.grid(True, which="major", alpha=0.3)
+        ax_s.set_xlim(0.3, depth + 0.7)
 
 
 def plot_profiles(
@@ -288,8 +364,8 @@ class GradFlowExplorer:
         import matplotlib.pyplot as plt
 
         prof = prof or self.profile or self.compute()
-        fig, (ax_g, ax_s) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=(3, 2))
-        _draw(ax_g, ax_s, prof)
+        fig = plt.figure(figsize=(8, 5))
+        FlowPanel(fig).update(prof)
         fig.tight_layout()
         return fig
 
@@ -338,7 +414,8 @@ class GradFlowExplorer:
             ctl.observe(self._on_change, names="value")
         fig, canvas = live_figure(figsize=(8, 5))
         self._fig = fig
-        self._ax_g, self._ax_s = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        self.panel = FlowPanel(fig)
+        self._ax_g, self._ax_s = self.panel.ax_grad, self.panel.ax_std
         self.status = W.HTML()
         self.status.add_class("coursekit-gradflow-status")
         rows = [
@@ -349,6 +426,7 @@ class GradFlowExplorer:
         self._widget = W.VBox(parts)
         self._widget.add_class("coursekit-gradflow")
         self._redraw()
+        fig.tight_layout()  # once: later updates keep the layout (a re-layout costs a render)
 
     def _on_change(self, change) -> None:  # noqa: ANN001
         name = next(k for k, v in self.controls.items() if v is change["owner"])
@@ -357,8 +435,7 @@ class GradFlowExplorer:
 
     def _redraw(self) -> None:
         prof = self.compute()
-        _draw(self._ax_g, self._ax_s, prof)
-        self._fig.tight_layout()
+        self.panel.update(prof)
         self.status.value = f"<span>{self._status(prof)}</span>"
         self._fig.canvas.draw_idle()
 
