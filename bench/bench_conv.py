@@ -22,6 +22,7 @@ import argparse
 import os
 import statistics
 import time
+from functools import partial
 
 LAYERS = [  # name, (N, C, H, W), (F, C, KH, KW), padding
     ("conv1 1->6, 5x5, 28x28, pad 2", (128, 1, 28, 28), (6, 1, 5, 5), 2),
@@ -59,7 +60,9 @@ def conv2d_windows(x, w, b=None, stride=1, padding=0):  # noqa: ANN001, ANN201
     p, s = padding, stride
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
     ho, wo = (h + 2 * p - kh) // s + 1, (wd + 2 * p - kw) // s + 1
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][:, :, :ho, :wo]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][
+        :, :, :ho, :wo
+    ]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
     out = cols @ w.reshape(f, -1).T
     if b is not None:
@@ -95,9 +98,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    print(f"torch {torch.__version__}, numpy {np.__version__}, {args.threads} thread(s) each, "
-          f"float32, CPU ({os.cpu_count()} cores visible, load {os.getloadavg()[0]:.1f})")
-    print(f"{'layer':32s} {'im2col ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'windows ms':>10s} {'ratio':>6s} {'max|diff|':>9s}")
+    print(
+        f"torch {torch.__version__}, numpy {np.__version__}, {args.threads} thread(s) each, "
+        f"float32, CPU ({os.cpu_count()} cores visible, load {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"{'layer':32s} {'im2col ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'windows ms':>10s} {'ratio':>6s} {'max|diff|':>9s}"
+    )
     ratios = []
     for name, xs, ws, pad in LAYERS:
         x = rng.normal(size=xs).astype(np.float32)
@@ -110,16 +117,27 @@ def main() -> None:
             assert np.allclose(conv2d_im2col(x, w, b, padding=pad), ref, rtol=1e-4, atol=1e-3)
             assert np.allclose(conv2d_windows(x, w, b, padding=pad), ref, rtol=1e-4, atol=1e-3)
             t_ours, t_torch, t_win = interleaved(
-                [lambda: conv2d_im2col(x, w, b, padding=pad), lambda: F.conv2d(xt, wt, bt, padding=pad),
-                 lambda: conv2d_windows(x, w, b, padding=pad)], args.repeat)
+                [
+                    partial(conv2d_im2col, x, w, b, padding=pad),
+                    partial(F.conv2d, xt, wt, bt, padding=pad),
+                    partial(conv2d_windows, x, w, b, padding=pad),
+                ],
+                args.repeat,
+            )
         ratio = statistics.median(a / t for a, t in zip(t_ours, t_torch))
         ratio_win = statistics.median(a / t for a, t in zip(t_win, t_torch))
         ratios.append(ratio)
         med = lambda ts: statistics.median(ts) * 1e3  # noqa: E731
-        print(f"{name:32s} {med(t_ours):9.2f} {med(t_torch):9.2f} {ratio:6.2f} {med(t_win):10.2f} {ratio_win:6.2f} {diff:9.1e}")
+        print(
+            f"{name:32s} {med(t_ours):9.2f} {med(t_torch):9.2f} {ratio:6.2f} {med(t_win):10.2f} {ratio_win:6.2f} {diff:9.1e}"
+        )
     worst = max(ratios)
-    print("ratio = median over interleaved pairs of (ours / torch); windows = the notebook's version")
-    print(f"worst im2col / torch ratio: {worst:.2f} (goal: within 3x) -> {'OK' if worst <= 3 else 'MISSED'}")
+    print(
+        "ratio = median over interleaved pairs of (ours / torch); windows = the notebook's version"
+    )
+    print(
+        f"worst im2col / torch ratio: {worst:.2f} (goal: within 3x) -> {'OK' if worst <= 3 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

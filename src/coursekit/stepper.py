@@ -30,7 +30,8 @@ STEPPER_CSS_CLASS = "coursekit-stepper"
 
 # Kalogerakis, "Intelligent Visual Computing: ConvNets": 5x5 input, 3x3 kernel → [[12,12,17],...].
 DEFAULT_X = np.array(
-    [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]], dtype=float
+    [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]],
+    dtype=float,
 )
 DEFAULT_K = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], dtype=float)
 
@@ -140,34 +141,83 @@ class ConvStepper:
         for r in range(ph):
             for c in range(pw):
                 inside = top <= r < top + kh and left <= c < left + kw
-                ax_in.text(c, r, _fmt(xp[r, c]), ha="center", va="center", fontsize=10,
-                           color="black" if (p <= r < ph - p and p <= c < pw - p) else "0.45",
-                           fontweight="bold" if inside else "normal")
+                ax_in.text(
+                    c,
+                    r,
+                    _fmt(xp[r, c]),
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    color="black" if (p <= r < ph - p and p <= c < pw - p) else "0.45",
+                    fontweight="bold" if inside else "normal",
+                )
                 if inside and g.n_positions:
-                    ax_in.text(c + 0.42, r + 0.42, f"×{_fmt(self.kernel[r - top, c - left])}",
-                               ha="right", va="bottom", fontsize=7, color="tab:red")
+                    ax_in.text(
+                        c + 0.42,
+                        r + 0.42,
+                        f"×{_fmt(self.kernel[r - top, c - left])}",
+                        ha="right",
+                        va="bottom",
+                        fontsize=7,
+                        color="tab:red",
+                    )
         if g.n_positions:
-            ax_in.add_patch(Rectangle((left - 0.5, top - 0.5), kw, kh, fill=True, alpha=0.18,
-                                      facecolor="tab:red", edgecolor="tab:red", lw=2.5))
+            ax_in.add_patch(
+                Rectangle(
+                    (left - 0.5, top - 0.5),
+                    kw,
+                    kh,
+                    fill=True,
+                    alpha=0.18,
+                    facecolor="tab:red",
+                    edgecolor="tab:red",
+                    lw=2.5,
+                )
+            )
         ax_in.set_xlim(-0.5, pw - 0.5)
         ax_in.set_ylim(ph - 0.5, -0.5)
-        ax_in.set_title(f"input {self.x.shape[0]}×{self.x.shape[1]}, padding {p} (grey)", fontsize=10)
+        ax_in.set_title(
+            f"input {self.x.shape[0]}×{self.x.shape[1]}, padding {p} (grey)", fontsize=10
+        )
 
         # output, filled up to the current position
         oh, ow = max(g.out_h, 1), max(g.out_w, 1)
-        ax_out.imshow(np.zeros((oh, ow)), cmap="Greys", vmin=0, vmax=1, extent=(-0.5, ow - 0.5, oh - 0.5, -0.5))
+        ax_out.imshow(
+            np.zeros((oh, ow)),
+            cmap="Greys",
+            vmin=0,
+            vmax=1,
+            extent=(-0.5, ow - 0.5, oh - 0.5, -0.5),
+        )
         text = "the kernel does not fit: no output"
         for pos in range(g.n_positions):
             if pos > self.position:
                 break
             r, c = divmod(pos, g.out_w)
             value, arithmetic = self._cell(pos)
-            ax_out.text(c, r, _fmt(value), ha="center", va="center", fontsize=11,
-                        fontweight="bold" if pos == self.position else "normal")
+            ax_out.text(
+                c,
+                r,
+                _fmt(value),
+                ha="center",
+                va="center",
+                fontsize=11,
+                fontweight="bold" if pos == self.position else "normal",
+            )
             if pos == self.position:
                 text = f"output[{r}, {c}] = " + arithmetic
-                ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, alpha=0.18,
-                                           facecolor="tab:red", edgecolor="tab:red", lw=2.5))
+                ax_out.add_patch(
+                    Rectangle(
+                        (c - 0.5, r - 0.5),
+                        1,
+                        1,
+                        fill=True,
+                        alpha=0.18,
+                        facecolor="tab:red",
+                        edgecolor="tab:red",
+                        lw=2.5,
+                    )
+                )
         ax_out.set_xlim(-0.5, ow - 0.5)
         ax_out.set_ylim(oh - 0.5, -0.5)
         ax_out.set_title(
@@ -193,14 +243,28 @@ class ConvStepper:
         self.draw(self.position)
         g = self.geometry
         style = {"description_width": "70px"}
-        pos = widgets.IntSlider(value=self.position, min=0, max=max(g.n_positions - 1, 0),
-                                description="position", style=style, continuous_update=True)
-        stride = widgets.IntSlider(value=self.stride, min=1, max=self.max_stride,
-                                   description="stride", style=style)
-        padding = widgets.IntSlider(value=self.padding, min=0, max=self.max_padding,
-                                    description="padding", style=style)
-        play = widgets.Play(value=self.position, min=0, max=pos.max, interval=700,
-                            description="play", show_repeat=False)
+        pos = widgets.IntSlider(
+            value=self.position,
+            min=0,
+            max=max(g.n_positions - 1, 0),
+            description="position",
+            style=style,
+            continuous_update=True,
+        )
+        stride = widgets.IntSlider(
+            value=self.stride, min=1, max=self.max_stride, description="stride", style=style
+        )
+        padding = widgets.IntSlider(
+            value=self.padding, min=0, max=self.max_padding, description="padding", style=style
+        )
+        play = widgets.Play(
+            value=self.position,
+            min=0,
+            max=pos.max,
+            interval=700,
+            description="play",
+            show_repeat=False,
+        )
         widgets.jslink((play, "value"), (pos, "value"))
         for s in (pos, stride, padding):
             s.add_class(f"{STEPPER_CSS_CLASS}-{s.description}")
