@@ -76,6 +76,20 @@ WRONG = {
         "def nll_grad(w, X, y):\n    s = 1 / (1 + np.exp(-(X @ w)))\n    return (s - y) / len(y)\n",
         "multiply by Xᵀ",
     ),
+    "nll_grad by autograd": (
+        "nll_grad",
+        "import torch\ndef nll_grad(w, X, y):\n    wt = torch.tensor(w, requires_grad=True)\n"
+        "    z = torch.as_tensor(X) @ wt\n"
+        "    torch.nn.functional.binary_cross_entropy_with_logits(z, torch.as_tensor(y)).backward()\n"
+        "    return wt.grad.numpy()\n",
+        "automatic differentiation",
+    ),
+    "numerical_grad by scipy": (
+        "numerical_grad",
+        "from scipy.optimize import approx_fprime\ndef numerical_grad(f, w, h=1e-5):\n"
+        "    return approx_fprime(np.asarray(w, float), f, h)\n",
+        "ready-made implementation",
+    ),
     "numerical_grad forward": (
         "numerical_grad",
         "def numerical_grad(f, w, h=1e-5):\n    w = np.asarray(w, float)\n"
@@ -285,7 +299,8 @@ def test_alternative_correct_answers_pass() -> None:
         "answer_nll_loss": "import torch\ndef nll_loss(w, X, y):\n"
         "    z = torch.as_tensor(X @ w)\n"
         "    return float(torch.nn.functional.binary_cross_entropy_with_logits(z, torch.as_tensor(y)))\n",
-        "answer_nll_grad": "def nll_grad(w, X, y):\n    s = np.exp(-np.logaddexp(0, -(X @ w)))\n"
+        "answer_nll_grad": "import torch\ndef nll_grad(w, X, y):\n    with torch.no_grad():\n"
+        "        s = torch.sigmoid(torch.as_tensor(X @ w)).numpy()\n"
         "    return np.mean(X * (s - y)[:, None], axis=0)\n",
         "answer_hessian_fd": "def hessian_fd(f, w, h=1e-4):\n    w = np.asarray(w, float)\n"
         "    def g(v):\n        return np.array([(f(v + h * e) - f(v - h * e)) / (2 * h) for e in np.eye(v.size)])\n"
@@ -475,8 +490,8 @@ def _grade(folder, students):  # noqa: ANN001, ANN202
 PARTIAL = ("nll_loss", "nll_grad", "numerical_grad")
 GRADED_WRONG = {  # one wrong variant per exercise, graded end to end
     "w_nll_loss": "nll_loss unstable",
-    "w_nll_grad": "nll_grad ascent",
-    "w_numerical_grad": "numerical_grad forward",
+    "w_nll_grad": "nll_grad by autograd",
+    "w_numerical_grad": "numerical_grad by scipy",
     "w_gradient_descent": "gradient_descent in place",
     "w_convexity": "convexity_violation flipped",
     "w_hessian": "hessian_fd over h²",
