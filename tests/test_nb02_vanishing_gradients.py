@@ -509,7 +509,7 @@ def test_gradient_flow_matches_an_nn_linear_model(batch) -> None:  # noqa: ANN00
         for i, layer in enumerate(layers[:-1]):
             a = torch.tanh(layer(h))
             h = h + a if residual and i > 0 else a
-            stds.append(float(h.std()))
+            stds.append(float(h.detach().std()))
         F.cross_entropy(layers[-1](h), y).backward()
         norms = [float(layer.weight.grad.norm()) for layer in layers]
         np.testing.assert_allclose(prof.grad_norms, norms[:-1], rtol=1e-10)
