@@ -232,11 +232,6 @@ class ConvStepper:
         if len(text) > 110:
             text = text[:107] + "…"
         fig.suptitle(f"stride {self.stride}, position {self.position}: {text}", fontsize=9)
-        if hasattr(fig.canvas, "_force_full"):
-            # live (ipympl): send a whole frame, not a diff against the previous one. The figure
-            # is rebuilt on every change, and a diff applied to a frame the browser did not
-            # show yet (quick slider moves) leaves a garbled picture.
-            fig.canvas._force_full = True
         fig.canvas.draw_idle()
         return fig
 
@@ -280,11 +275,10 @@ class ConvStepper:
         def on_geometry(change):  # noqa: ANN001
             self.stride, self.padding = stride.value, padding.value
             n = max(self.geometry.n_positions - 1, 0)
-            with pos.hold_trait_notifications(), play.hold_trait_notifications():
-                pos.max = play.max = n
-                if pos.value > n:
-                    pos.value = play.value = n
-            self.draw(min(pos.value, n))  # one redraw per change
+            pos.max = play.max = n
+            if pos.value > n:
+                pos.value = n  # triggers on_position
+            self.draw(pos.value)
 
         pos.observe(on_position, names="value")
         stride.observe(on_geometry, names="value")
