@@ -260,7 +260,9 @@ def test_solution_passes(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(POINTS))
 def test_blank_fails(name: str) -> None:
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(
+        CheckFailed, match=f"{name} is not written yet: replace `raise NotImplementedError"
+    ):
         _run_test_cell(BLANK, name)
 
 
