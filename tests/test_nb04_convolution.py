@@ -291,8 +291,8 @@ WRONG = [
     ("conv2d_num_params", PARAMS_NO_CIN, "input channels are missing"),
     ("pool2d", POOL_SWAPPED, "avg pooling, not max pooling"),
     ("pool2d", POOL_STRIDE1, "windows move by 1"),
-    ("conv2d_fast", FAST_TORCH, "ready-made implementation (convolution)"),
-    ("conv2d_fast", FAST_UNFOLD, "ready-made implementation (im2col"),
+    ("conv2d_fast", FAST_TORCH, "ready-made implementation (conv2d)"),
+    ("conv2d_fast", FAST_UNFOLD, "ready-made implementation (torch.nn.functional"),
     ("conv2d_fast", FAST_ONE_SIDED, "padding applied on one side only"),
     ("conv2d_fast", FAST_NO_SUM, "must be SUMMED"),
 ]
@@ -714,10 +714,10 @@ def test_graded_partial_gets_exactly_its_score(graded):
         ("wrong_a", "conv2d_naive", "channels are not summed"),
         ("wrong_a", "conv2d_num_params", "biases are missing"),
         ("wrong_a", "pool2d", "windows move by 1"),
-        ("wrong_a", "conv2d_fast", "ready-made implementation (convolution)"),
+        ("wrong_a", "conv2d_fast", "ready-made implementation (conv2d)"),
         ("wrong_b", "cross_correlate2d", "ready-made implementation"),
         ("wrong_b", "conv2d_naive", "padding applied on one side only"),
-        ("wrong_b", "conv2d_fast", "ready-made implementation (im2col"),
+        ("wrong_b", "conv2d_fast", "ready-made implementation (torch.nn.functional"),
     ],
 )
 def test_graded_wrong_answers_fail_with_their_diagnosis(graded, student, fn, says):

@@ -3,7 +3,8 @@
 import re
 
 import tomllib
-from conftest import ROOT
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 CONDA_NAMES = {"pytorch": "torch"}
 

@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from conftest import ROOT
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 from coursekit.grading.release import ReleaseError, release
 from coursekit.notebooks import ASSIGNMENTS, nbgrader_meta, source_path
