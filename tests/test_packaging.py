@@ -1,10 +1,11 @@
 """pyproject.toml and environment.yml declare the same dependencies."""
 
 import re
+from pathlib import Path
 
 import tomllib
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 
 CONDA_NAMES = {"pytorch": "torch"}
 

@@ -1,13 +1,14 @@
 """notebooks/ is what nbgrader generates from solutions/, and the sources follow the contract."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
-
 from coursekit.grading.release import ReleaseError, release
 from coursekit.notebooks import ASSIGNMENTS, nbgrader_meta, source_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PRESENT = [a for a in ASSIGNMENTS if source_path(a, ROOT).is_file()]
 MIN_EXERCISES = {"03_optimizer_races": 8}

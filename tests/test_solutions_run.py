@@ -3,12 +3,13 @@
 their live behaviour is tested in JupyterLab by tests/browser/."""
 
 import time
+from pathlib import Path
 
 import pytest
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
-
 from coursekit.notebooks import ASSIGNMENTS, execute, source_notebook, source_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 COVERED_ELSEWHERE = {"04_convolution_by_hand"}

@@ -270,9 +270,28 @@ class ConvStepper:
             s.add_class(f"{STEPPER_CSS_CLASS}-{s.description}")
 
         def on_position(change):  # noqa: ANN001
-            self.draw(change["new"])
+            import traceback
+            try:
+                with open("/tmp/nb04/stepper_err.log", "a") as f:
+                    f.write(f"pos {change['new']} stride {self.stride} pad {self.padding}\n")
+                self.draw(change["new"])
+            except Exception:
+                with open("/tmp/nb04/stepper_err.log", "a") as f:
+                    f.write(traceback.format_exc())
+                raise
 
         def on_geometry(change):  # noqa: ANN001
+            import traceback
+            try:
+                _on_geometry(change)
+            except Exception:
+                with open("/tmp/nb04/stepper_err.log", "a") as f:
+                    f.write(traceback.format_exc())
+                raise
+
+        def _on_geometry(change):  # noqa: ANN001
+            with open("/tmp/nb04/stepper_err.log", "a") as f:
+                f.write(f"geometry {change}\n")
             self.stride, self.padding = stride.value, padding.value
             n = max(self.geometry.n_positions - 1, 0)
             pos.max = play.max = n
