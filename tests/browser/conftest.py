@@ -454,7 +454,7 @@ class NotebookPage:
         self.path = path
         self.label = label  # e.g. "solution 04_convolution_by_hand"
         self.console_errors: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
         self.page.on("console", self._on_console)
@@ -555,11 +555,29 @@ class NotebookPage:
                 self.wait_idle(timeout=min(0.5, max(deadline - time.monotonic(), 0.05)))
                 self._observe()
                 return
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    running = self.running_cell()
+                    raise AssertionError(
+                        f"{self.label}: still running after {timeout:.0f}s"
+                        + (f", at {running}" if running else "")
+                    ) from exc
 
     seen: dict[int, dict] = {}
+
+    def running_cell(self) -> str | None:
+        """The cell now running ("[*]" and the kernel busy), scrolled into view; or None."""
+        index = self.js(
+            """const k = panel.sessionContext.session && panel.sessionContext.session.kernel;
+            let found = null;
+            panel.content.widgets.forEach((cell, i) => {
+              const p = cell.node.querySelector('.jp-InputPrompt');
+              if (found === null && p && p.textContent.includes('*')) found = i;
+            });
+            if (found !== null) panel.content.widgets[found].node.scrollIntoView();
+            return found;"""
+        )
+        return None if index is None else self.cell_label(self.cells()[index])
 
     def _observe(self) -> None:
         snap = self.js(
