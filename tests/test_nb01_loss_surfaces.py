@@ -550,6 +550,7 @@ def test_graded_blank_gets_zero_everywhere(graded) -> None:  # noqa: ANN001
     assert len(s.exercises) == len(POINTS)
     for e in s.exercises:
         assert e.score == 0 and e.status in ("failed", "error"), (e.grade_id, e.status)
+        assert "is not written yet" in e.message, (e.grade_id, e.message)
 
 
 @pytest.mark.slow
