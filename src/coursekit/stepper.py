@@ -18,6 +18,7 @@ exercise answer, and the notebook's checks refuse answers that call into it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,9 @@ class ConvStepper:
         self.position = 0
         self.fig = None
         self.widget = None
+        # Live, ipympl may render the figure from another thread while draw() rebuilds it (a
+        # half-drawn frame reaches the browser): draw() and the canvas' renders share a lock.
+        self._lock = threading.RLock()
 
     # --- geometry -----------------------------------------------------------------------
     @property
@@ -116,6 +120,10 @@ class ConvStepper:
     # --- drawing --------------------------------------------------------------------------
     def draw(self, position: int | None = None):  # noqa: ANN201 - a matplotlib Figure
         """Draw the state at `position` (clipped to the valid range) and return the figure."""
+        with self._lock:
+            return self._draw(position)
+
+    def _draw(self, position: int | None):  # noqa: ANN202
         from matplotlib.patches import Rectangle
 
         g = self.geometry
@@ -124,9 +132,19 @@ class ConvStepper:
         self.position = min(max(self.position, 0), max(g.n_positions - 1, 0))
         if self.fig is None:
             self.fig, self._view = live_figure(figsize=(9.0, 4.6))
+            self._axes = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1.0]})
+            if self._view is not None:
+                render = self.fig.canvas.draw
+
+                def locked_render(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                    with self._lock:
+                        return render(*args, **kwargs)
+
+                self.fig.canvas.draw = locked_render
         fig = self.fig
-        fig.clear()
-        ax_in, ax_out = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1.0]})
+        ax_in, ax_out = self._axes
+        ax_in.clear()  # redraw in the same axes (the figure and its canvas stay put)
+        ax_out.clear()
         xp = self.padded()
         ph, pw = xp.shape
         p = self.padding
@@ -232,6 +250,11 @@ class ConvStepper:
         if len(text) > 110:
             text = text[:107] + "…"
         fig.suptitle(f"stride {self.stride}, position {self.position}: {text}", fontsize=9)
+        if hasattr(fig.canvas, "_force_full"):
+            # live (ipympl): send a whole frame, not a diff against the previous one: everything
+            # is redrawn on each change, and a diff applied to another frame than the one it
+            # was computed against (quick slider moves) leaves a garbled picture.
+            fig.canvas._force_full = True
         fig.canvas.draw_idle()
         return fig
 
@@ -270,28 +293,9 @@ class ConvStepper:
             s.add_class(f"{STEPPER_CSS_CLASS}-{s.description}")
 
         def on_position(change):  # noqa: ANN001
-            import traceback
-            try:
-                with open("/tmp/nb04/stepper_err.log", "a") as f:
-                    f.write(f"pos {change['new']} stride {self.stride} pad {self.padding}\n")
-                self.draw(change["new"])
-            except Exception:
-                with open("/tmp/nb04/stepper_err.log", "a") as f:
-                    f.write(traceback.format_exc())
-                raise
+            self.draw(change["new"])
 
         def on_geometry(change):  # noqa: ANN001
-            import traceback
-            try:
-                _on_geometry(change)
-            except Exception:
-                with open("/tmp/nb04/stepper_err.log", "a") as f:
-                    f.write(traceback.format_exc())
-                raise
-
-        def _on_geometry(change):  # noqa: ANN001
-            with open("/tmp/nb04/stepper_err.log", "a") as f:
-                f.write(f"geometry {change}\n")
             self.stride, self.padding = stride.value, padding.value
             n = max(self.geometry.n_positions - 1, 0)
             pos.max = play.max = n
