@@ -41,3 +41,15 @@ def test_solution_passes_and_a_flipped_kernel_is_named(tmp_path):
     assert ok is False
     line = next(ln for ln in lines if "test_cross_correlate2d" in ln)
     assert line.lstrip().startswith("✘") and "flipped" in line
+
+
+def test_unwritten_exercise_shows_one_friendly_line_not_a_traceback_wall():
+    from coursekit.notebooks import execute
+
+    nb = execute(release_notebook(A), allow_errors=True, timeout=300)
+    tests = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    errors = [o for c in tests for o in c.outputs if o.output_type == "error"]
+    assert len(errors) == len(tests), "every unanswered exercise's check must end in an error"
+    for err in errors:
+        assert err.ename == "NotImplementedError"
+        assert len(err.traceback) == 1 and err.traceback[0].startswith("✘ `") and "not written yet" in err.traceback[0]

@@ -316,3 +316,40 @@ def forbid_ops(
         raise CheckFailed(
             f"{name}: it calls a ready-made implementation ({what}). {why or 'Write it yourself.'}"
         )
+
+
+# --- friendly failures in the student's kernel --------------------------------------------------
+
+
+def _friendly_traceback(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001, ANN202
+    """IPython custom-exception handler: a failed check or an unwritten exercise is one line,
+    not a traceback wall. The cell still ends in error (so Run All, nbgrader's Validate and
+    `coursekit check` see the failure)."""
+    if issubclass(etype, NotImplementedError):
+        name = "this exercise"
+        while tb is not None:  # the innermost frame is the student's unwritten function
+            name = f"`{tb.tb_frame.f_code.co_name}`"
+            tb = tb.tb_next
+        text = str(value) or "replace `raise NotImplementedError()` with your code, run that cell, then this one"
+        lines = [f"✘ {name} is not written yet: {text}"]
+    else:
+        lines = [f"✘ {value}"]
+    shell._showtraceback(etype, value, lines)  # an "error" output whose traceback is these lines
+    return lines
+
+
+def install_friendly_errors() -> bool:
+    """In a live Jupyter kernel, show CheckFailed and NotImplementedError as one friendly line.
+    Called when this module is imported (every test cell imports it); a no-op elsewhere."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    ip = get_ipython()
+    if ip is None or type(ip).__name__ != "ZMQInteractiveShell":
+        return False
+    ip.set_custom_exc((CheckFailed, NotImplementedError), _friendly_traceback)
+    return True
+
+
+install_friendly_errors()
