@@ -255,6 +255,9 @@ def set_remote_tracer(tracer: Callable[..., Any] | None) -> contextvars.Token:
     return _TRACER.set(tracer)
 
 
+_TRACER_OWN = ("coursekit.checks", "coursekit.grading", "contextlib")
+
+
 @contextlib.contextmanager
 def _local_trace(trace: Trace) -> Iterator[None]:
     import sys
@@ -262,7 +265,7 @@ def _local_trace(trace: Trace) -> Iterator[None]:
     def profiler(frame, event, arg):  # noqa: ANN001
         if event == "call":
             mod = frame.f_globals.get("__name__", "")
-            if mod:
+            if mod and not mod.startswith(_TRACER_OWN):  # not the tracing machinery itself
                 trace.modules.add(mod)
         elif event == "c_call":
             mod = getattr(arg, "__module__", None) or ""
