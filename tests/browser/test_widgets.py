@@ -42,7 +42,9 @@ def test_stepper_position_stride_padding(notebook_run):
 
     # position 4 = output[1, 1]: the window and the output cell move one cell right and down
     page.set_slider(stepper, "position", 4)
-    img = page.wait_canvas_change(canvas, img, "position slider 0 → 4")
+    page.wait_canvas_change(canvas, img, "position slider 0 → 4")
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after position 0 → 4")
+    img = page.canvas_data(canvas)
     win1, out1 = page.red_boxes(canvas)
     assert win1["x0"] > win0["x0"] + win0["w"] / 6 and win1["y0"] > win0["y0"] + win0["h"] / 6, (
         f"{where}: the highlighted input window did not move right and down ({win0} → {win1})"
@@ -51,12 +53,9 @@ def test_stepper_position_stride_padding(notebook_run):
         f"{where}: the highlighted output cell did not move to [1, 1] ({out0} → {out1})"
     )
     page.screenshot(f"{STEPPER}/stepper_position4", stepper)
-    page.assert_canvas_in_sync(canvas, "coursekit-stepper after position 0 → 4")
 
     # stride 2: a 2×2 output (4 positions), so each output cell is drawn larger
     page.set_slider(stepper, "stride", 2)
-    page.wait_idle(30)
-    page.assert_canvas_in_sync(canvas, "coursekit-stepper after stride 1 → 2")
     page.page.wait_for_function(
         "h => parseFloat(h.getAttribute('aria-valuemax')) === 3",
         arg=page.control(stepper, "slider", "position")
@@ -65,6 +64,8 @@ def test_stepper_position_stride_padding(notebook_run):
         timeout=30_000,
     )
     img = page.wait_canvas_change(canvas, img, "stride 1 → 2")
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after stride 1 → 2")
+    img = page.canvas_data(canvas)
     _, out2 = page.red_boxes(canvas)
     assert out2["w"] > 1.3 * out1["w"], (
         f"{where}: stride 2 should draw a 2×2 output grid ({out1} → {out2})"
@@ -72,6 +73,9 @@ def test_stepper_position_stride_padding(notebook_run):
 
     # padding 1, stride 1: a 5×5 output (25 positions), each cell smaller
     page.set_slider(stepper, "stride", 1)
+    img = page.wait_canvas_change(canvas, img, "stride 2 → 1")
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after stride 2 → 1")
+    img = page.canvas_data(canvas)
     page.set_slider(stepper, "padding", 1)
     page.page.wait_for_function(
         "h => parseFloat(h.getAttribute('aria-valuemax')) === 24",
@@ -80,8 +84,8 @@ def test_stepper_position_stride_padding(notebook_run):
         .first.element_handle(),
         timeout=30_000,
     )
-    page.wait_idle(30)
-    img = page.wait_canvas_change(canvas, img, "padding 0 → 1")
+    page.wait_canvas_change(canvas, img, "padding 0 → 1")
+    page.assert_canvas_in_sync(canvas, "coursekit-stepper after padding 0 → 1")
     _, out3 = page.red_boxes(canvas)
     assert out3["w"] < 0.8 * out1["w"], (
         f"{where}: padding 1 should draw a 5×5 output grid ({out1} → {out3})"
@@ -95,7 +99,7 @@ def test_stepper_position_stride_padding(notebook_run):
     readout = page.control(stepper, "slider", "position").locator(".widget-readout")
     stepper.locator(".widget-play button").first.click()
     page.wait_text_change(readout, "0", "pressing play")
-    stepper.locator(".widget-play button").nth(2).click()  # stop
+    stepper.locator(".widget-play button:visible").nth(1).click()  # stop
     assert not page.console_errors, f"{where}: browser console errors:\n" + "\n".join(
         page.console_errors
     )
