@@ -320,7 +320,7 @@ def test_lenet_device_menu_progress_bar_live_plot(notebook_run):
     where = f"{page.label}"
     menu = page.widget("coursekit-device")
     menu.wait_for(state="visible")
-    options = menu.locator("select option").all_inner_texts()
+    options = [o.replace("\xa0", " ") for o in menu.locator("select option").all_inner_texts()]
     have = available_devices()
     listed = sorted(
         o.strip() for o in options if "not on this machine" not in o and not o.startswith("auto")
