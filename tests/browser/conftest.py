@@ -587,7 +587,7 @@ class NotebookPage:
               if (cell.model.type !== 'code') return;
               const area = cell.node.querySelector('.jp-OutputArea');
               if (!area) return;
-              const bars = [...area.querySelectorAll('.widget-progress .progress-bar, .widget-progress progress')]
+              const bars = [...area.querySelectorAll('.widget-hprogress .progress-bar, .widget-vprogress .progress-bar')]
                 .map(b => b.style.width || String(b.value));
               const sums = [...area.querySelectorAll('.jupyter-matplotlib-figure canvas:first-of-type')].map(c => {
                 if (!c.width || !c.height) return 0;
