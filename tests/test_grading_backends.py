@@ -27,7 +27,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def postgres():
     """A PostgreSQL server from Debian's packages on 127.0.0.1, stopped by PID afterwards."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -72,7 +72,7 @@ def postgres():
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def small_class(tmp_path_factory):
     src, rel = source_notebook(A), release_notebook(A)
     folder = tmp_path_factory.mktemp("small") / "class"

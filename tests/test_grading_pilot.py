@@ -27,7 +27,7 @@ def _answer(nb, gid):  # the solution's text of an answer cell
     return cell(nb, gid).source
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):
     work = tmp_path_factory.mktemp("pilot")
     src, rel = source_notebook(A), release_notebook(A)

@@ -332,7 +332,7 @@ def _gd(grad, w0, lr, steps):  # noqa: ANN001, ANN202 - a reference, as the note
     return np.array(path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def explorer():  # noqa: ANN201
     from coursekit.explorer import LossSurfaceExplorer
 
@@ -527,7 +527,7 @@ def class_notebooks() -> dict:
     return students
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):  # noqa: ANN001, ANN201
     try:
         return _grade(tmp_path_factory.mktemp("nb01"), class_notebooks())

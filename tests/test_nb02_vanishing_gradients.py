@@ -482,7 +482,7 @@ def one_torch_thread():  # noqa: ANN201 - small matrices: one thread is faster o
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def batch():
     g = torch.Generator().manual_seed(0)
     return torch.randn(64, 784, generator=g), torch.randint(0, 10, (64,), generator=g)
@@ -611,7 +611,7 @@ PARTIAL_WRONG = {  # the partly correct student's other answers: other mistakes
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):  # noqa: ANN001, ANN201
     from gradekit import build_class, grade_class
 

@@ -557,7 +557,7 @@ def _wrong_one() -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):
     from gradekit import build_class, grade_class
 

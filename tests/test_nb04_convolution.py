@@ -344,12 +344,12 @@ PARTIAL_MIXED_SCORE = {
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def src():
     return source_notebook(A)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def rel():
     return release_notebook(A)
 
@@ -633,7 +633,7 @@ def test_solution_runs_top_to_bottom_quickly(src):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(src, rel, tmp_path_factory):
     sys.path.insert(0, str(Path(__file__).parent))
     from gradekit import build_class, grade_class

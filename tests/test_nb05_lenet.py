@@ -339,7 +339,7 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests():
 # --- a small class, graded end to end ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):
     from gradekit import build_class, grade_class
 
@@ -429,3 +429,17 @@ def test_lenet_classic_parameter_count_is_61706():
     ]
     assert sum(p.numel() for m in layers for p in m.parameters()) == 61706
     assert math.isclose(-math.log2(0.66), 0.5995, abs_tol=1e-4)
+
+
+def test_live_plot_draws_before_the_first_epoch(monkeypatch):
+    """Live in JupyterLab the canvas draws at once, before any loss exists (log axis)."""
+    from coursekit import interactive, training
+
+    monkeypatch.setattr(interactive, "is_headless", lambda: False)
+    plot = training.LivePlot(3)
+    plot.fig.canvas.draw()
+    h = training.History()
+    h.epoch, h.train_loss, h.test_loss, h.test_acc = [1], [0.3], [0.1], [0.97]
+    plot.update(h)
+    plot.fig.canvas.draw()
+    assert plot.ax_loss.get_ylim()[0] > 0

@@ -134,7 +134,7 @@ def _other_assignment_notebook(src):
     return nb
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker even if xdist interleaves modules
 def graded(tmp_path_factory):
     work = tmp_path_factory.mktemp("redteam")
     src = source_notebook(A)

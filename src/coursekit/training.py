@@ -204,9 +204,11 @@ class LivePlot:
         (self.train_line,) = self.ax_loss.plot([], [], "o-", label="training loss")
         (self.test_line,) = self.ax_loss.plot([], [], "s-", label="test loss")
         (self.acc_line,) = self.ax_acc.plot([], [], "o-", color="C2")
+        # A log axis needs positive limits before any data arrives (a live canvas draws at once).
         self.ax_loss.set(
-            xlabel="epoch", ylabel="cross-entropy", xlim=(0.5, max(epochs, 1) + 0.5), yscale="log"
+            xlabel="epoch", ylabel="cross-entropy", xlim=(0.5, max(epochs, 1) + 0.5), ylim=(0.01, 3.0)
         )
+        self.ax_loss.set_yscale("log")
         self.ax_loss.legend(loc="upper right", fontsize=8)
         self.ax_acc.set(
             xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, max(epochs, 1) + 0.5)

@@ -253,6 +253,9 @@ class JupyterLab:
             JUPYTER_CONFIG_PATH=str(self.root / "autograder"),
             COURSEKIT_COURSE_ROOT=str(self.root),
             PYTHONUNBUFFERED="1",
+            # Heavy cells (LeNet's full training, timing races) on a small budget; unlike
+            # grading mode, widgets stay live — which is what these tests look at.
+            COURSEKIT_QUICK="1",
         )
         if data:
             env["COURSEKIT_DATA"] = data
