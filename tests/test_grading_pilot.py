@@ -54,7 +54,7 @@ def graded(tmp_path_factory):
         "edited": edited,
     }
     cls = build_class(work / "class", A, students)
-    result = grade_class(cls, work, limits={"cell_timeout_s": 20})
+    result = grade_class(cls, work, limits={"cell_timeout_s": 30})
     return result, points, work, src
 
 
@@ -132,7 +132,7 @@ def test_feedback_has_scores_and_no_hidden_tests(graded):
 
 def test_rerun_is_idempotent_and_resumes(graded):
     result, _, work, _ = graded
-    again = grade_class(work / "class", work, limits={"cell_timeout_s": 20})
+    again = grade_class(work / "class", work, limits={"cell_timeout_s": 30})
     assert [(s.student_id, s.score, [e.status for e in s.exercises]) for s in again.submissions] == \
         [(s.student_id, s.score, [e.status for e in s.exercises]) for s in result.submissions]
     cached = json.loads((work / "out" / ".results" / f"solution__{A}.json").read_text())
@@ -145,7 +145,7 @@ def test_an_interrupted_run_resumes_without_regrading_what_is_done(graded):
     done = {p: p.stat().st_mtime_ns for p in cache.glob("*.json")}
     lost = cache / f"blank__{A}.json"  # as if the run had stopped before this one finished
     lost.unlink()
-    again = grade_class(work / "class", work, limits={"cell_timeout_s": 20})
+    again = grade_class(work / "class", work, limits={"cell_timeout_s": 30})
     assert lost.is_file(), "the missing submission was graded again"
     for path, mtime in done.items():
         if path != lost:

@@ -151,7 +151,7 @@ def graded(tmp_path_factory):
     students["other_assignment"] = _other_assignment_notebook(src)
     cls = build_class(work / "class", A, students)
     before = {p: p.read_bytes() for p in (work / "class").rglob("*.ipynb")}
-    result = grade_class(cls, work, limits={"cell_timeout_s": 20, "notebook_timeout_s": 240})
+    result = grade_class(cls, work, limits={"cell_timeout_s": 30, "notebook_timeout_s": 300})
     return result, work, src, before
 
 
