@@ -351,7 +351,9 @@ def test_lenet_device_menu_progress_bar_live_plot(notebook_run):
         assert stderr.count("\n") + stderr.count("\r") <= 5, (
             f"{label}: the progress is also printed as text ({stderr.count(chr(10))} lines on stderr)"
         )
-    live = [i for i, rec in page.seen.items() if len(rec["canvases"]) >= 3]
+    # The training cell's own canvas changed in place while it ran (drawn empty, then redrawn
+    # per epoch): at least two distinct pictures of the same canvas.
+    live = [i for i in training if len(page.seen[i]["canvases"]) >= 2]
     assert live, (
         f"{where}: no live plot redrew while training ({ {i: len(r['canvases']) for i, r in page.seen.items()} })"
     )
