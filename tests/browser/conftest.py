@@ -54,17 +54,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
 HERE = Path(__file__).resolve().parent
 
-# The course's notebooks, in course order (coursekit.notebooks.ASSIGNMENTS).
-try:
-    from coursekit.notebooks import ASSIGNMENTS
-except Exception:  # pragma: no cover - the package is installed editable
-    ASSIGNMENTS = (
-        "01_loss_surfaces",
-        "02_vanishing_gradients",
-        "03_optimizer_races",
-        "04_convolution_by_hand",
-        "05_lenet_mnist",
-    )
+from coursekit.notebooks import ASSIGNMENTS  # the course's notebooks, in course order
 
 # Time limits (seconds). Generous: the machine may be shared; every wait is for a condition.
 START_TIMEOUT = 90

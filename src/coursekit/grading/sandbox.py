@@ -350,12 +350,7 @@ class Kernel:
                 self.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
+        self.kill(self.dead or "closed")  # whatever is left: the whole process group
         for fd in (self.chan.rfd, self.chan.wfd):
             try:
                 os.close(fd)
