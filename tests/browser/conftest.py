@@ -39,6 +39,8 @@ from typing import Any
 
 import pytest
 
+from coursekit.notebooks import ASSIGNMENTS  # the course's notebooks, in course order
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -53,8 +55,6 @@ CHROMIUM_ARGS = [
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
 HERE = Path(__file__).resolve().parent
-
-from coursekit.notebooks import ASSIGNMENTS  # the course's notebooks, in course order
 
 # Time limits (seconds). Generous: the machine may be shared; every wait is for a condition.
 START_TIMEOUT = 90
