@@ -41,6 +41,7 @@ demo: setup
 	$(BIN)/coursekit autograde $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
 
 test: setup
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
