@@ -378,7 +378,7 @@ def test_graded_solution_gets_full_marks(graded):
 def test_graded_solution_ran_in_grading_mode_on_the_capped_budget(graded):
     s = graded.get("solution")
     text = json.dumps(s.cells)
-    assert "grading mode: small budget" in text and "1 epoch on cpu" in text, text[-2000:]
+    assert "quick mode: small budget" in text and "1 epoch on cpu" in text, text[-2000:]
     assert "the speed comparison is skipped" in text and "the optimizer race is skipped" in text
     print(f"solution graded in {s.seconds:.1f} s")  # the budget: ≤ 60 s on 2 free cores
 
