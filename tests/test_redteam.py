@@ -164,7 +164,8 @@ def test_honest_students_get_exactly_their_scores(graded):
     sol, twin = result.get("honest_solution"), result.get("honest_twin")
     assert sol.score == sol.max_score and not sol.flags and not any(e.flags for e in sol.exercises)
     assert twin.exercise(ATTACKED).status == "failed"
-    assert twin.score == sol.max_score - twin.exercise(ATTACKED).max_score
+    assert twin.score == sol.max_score - twin.exercise(ATTACKED).max_score, [
+        (e.grade_id, e.status, e.message[:300]) for e in twin.exercises if e.status != "passed"]
 
 
 @pytest.mark.parametrize("attack", sorted(TWIN_ATTACKS))
@@ -173,7 +174,8 @@ def test_attack_gets_what_its_honest_content_deserves(graded, attack):
     s, twin = result.get(attack), result.get("honest_twin")
     e = s.exercise(ATTACKED)
     assert e.score == 0 and e.status in ("failed", "error", "timeout"), (e.status, e.message)
-    assert _scores(s) == _scores(twin), f"{attack}: {[(x.grade_id, x.status, x.message[:80]) for x in s.exercises]}"
+    assert _scores(s) == _scores(twin), f"{attack}: {[(x.grade_id, x.status, x.message[:80]) for x in s.exercises]}" \
+        f" twin: {[(x.grade_id, x.status, x.message[:200]) for x in twin.exercises if x.status != 'passed']}"
 
 
 @pytest.mark.parametrize("attack", sorted(KILLER_ATTACKS))

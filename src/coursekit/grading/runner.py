@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -55,6 +56,57 @@ class CappedText(io.TextIOBase):
         return False
 
 
+class Watchdog:
+    """The kernel's clock: one thread, started before any student code runs, that interrupts the
+    main thread when the armed deadline passes. (A timer thread per cell would need a new thread
+    each time, which a student who used up the process cap could then prevent.)"""
+
+    def __init__(self, target: int | None = None) -> None:
+        self._target = target or threading.main_thread().ident
+        self._cond = threading.Condition()
+        self._due: float | None = None
+        self.fired = False
+        threading.Thread(target=self._loop, name="coursekit-watchdog", daemon=True).start()
+
+    def _loop(self) -> None:
+        now, kill, target = time.monotonic, signal.pthread_kill, self._target
+
+        def interrupt() -> None:  # a real SIGINT: it also ends a blocking sleep or read
+            try:
+                kill(target, signal.SIGINT)
+            except OSError:
+                _thread.interrupt_main()
+
+        with self._cond:
+            while True:
+                if self._due is None:
+                    self._cond.wait()
+                    continue
+                left = self._due - now()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._due = None
+                self.fired = True
+                interrupt()
+
+    @contextlib.contextmanager
+    def armed(self, seconds: float):  # noqa: ANN201
+        """Nested use keeps the earlier (outer) deadline if it comes first."""
+        with self._cond:
+            outer = self._due
+            due = time.monotonic() + seconds
+            self._due = due if outer is None else min(outer, due)
+            self.fired = False
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._due = outer
+                self._cond.notify()
+
+
 class Runner:
     def __init__(self, rfd: int, wfd: int) -> None:
         from .wire import Channel
@@ -63,7 +115,7 @@ class Runner:
         self.handles: dict[int, Any] = {}
         self.outputs: list[dict] = []
         self.image_bytes = 0
-        self.timed_out = False
+        self.watchdog = Watchdog()
         self._shell = None
 
     # --- the IPython shell -------------------------------------------------------------------
@@ -98,7 +150,12 @@ class Runner:
                     data = {"text/plain": f"<{type(result).__name__}>"}
                 runner._display("execute_result", data)
 
-        shell = InteractiveShell.instance(display_pub_class=Pub, displayhook_class=Hook, colors="nocolor")
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False  # no sqlite file and no saving thread per cell
+        shell = InteractiveShell.instance(config=config, display_pub_class=Pub, displayhook_class=Hook,
+                                          colors="nocolor")
 
         def show_tb(etype, evalue, stb):  # noqa: ANN001
             runner.outputs.append(
@@ -140,22 +197,13 @@ class Runner:
 
     # --- time limits ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
+    @property
+    def timed_out(self) -> bool:
+        return self.watchdog.fired
+
     def deadline(self, seconds: float):  # noqa: ANN201
         """Interrupt the main thread (KeyboardInterrupt) after `seconds`."""
-        self.timed_out = False
-
-        def fire() -> None:
-            self.timed_out = True
-            _thread.interrupt_main()
-
-        timer = threading.Timer(seconds, fire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
+        return self.watchdog.armed(seconds)
 
     # --- values --------------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ The sandbox (Debian's `bwrap`): new network, PID, IPC and UTS namespaces (no net
 student's processes die with the notebook); a read-only view of the system, Python and the
 coursekit library; a private, empty, writable home folder; nothing of solutions/, the
 autograder's folders, the gradebook or other students' files. As root, the kernel runs as an
-unprivileged uid of its own (one per worker slot) with no capabilities; otherwise in a user
+unprivileged uid of its own with no capabilities (leased machine-wide, one per grading process,
+so concurrent grading runs never share one; left-over processes of that uid are ended before
+the next student's kernel starts); otherwise in a user
 namespace as the calling user. Resource limits: address space for data (memory), processes and
 threads of that uid, file size, CPU time; wall-clock limits are kept by the grader.
 
@@ -35,7 +37,59 @@ from .wire import Channel, ProtocolError, Timeout, decode, encode
 __all__ = ["Kernel", "Remote", "RemoteError", "KernelDied", "SandboxUnavailable", "sandbox_available"]
 
 UID_BASE = 61000
+UID_RANGE = 1000
 HOME = "/home/student"
+_LEASE: dict[str, Any] = {}
+
+
+def _lease_uid(slot: int) -> int:
+    """A sandbox uid that only this process uses: an exclusive lock file per uid, held for the
+    process's life. Starts at UID_BASE + slot, so a lone run's uids are predictable."""
+    if "uid" in _LEASE:
+        return int(_LEASE["uid"])
+    import fcntl
+
+    folder = Path(tempfile.gettempdir()) / "coursekit-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for i in range(UID_RANGE):
+        uid = UID_BASE + (slot + i) % UID_RANGE
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _LEASE.update(uid=uid, fd=fd)
+        return uid
+    raise SandboxUnavailable(f"all {UID_RANGE} sandbox uids are in use by other grading runs")
+
+
+def _pids_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _clear_uid(uid: int, wait: float = 10.0) -> None:
+    """End whatever still runs as `uid` (a previous student's stray processes) and wait until
+    the kernel has released them: they would count against the next student's process cap."""
+    end = time.monotonic() + wait
+    while True:
+        pids = _pids_of(uid)
+        if not pids or time.monotonic() > end:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -176,6 +230,9 @@ def _build(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) 
     home = Path(tempfile.mkdtemp(prefix="coursekit-kernel-"))
     root = os.geteuid() == 0
     uid = UID_BASE + slot
+    if root and sandbox:
+        uid = _lease_uid(slot)
+        _clear_uid(uid)
     data = _data_dir()
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",

@@ -1,0 +1,100 @@
+"""The sandboxed kernel on its own: its clock, its uid, and what one student leaves behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from coursekit.grading import sandbox as sb
+from coursekit.grading.config import Limits
+
+pytestmark = pytest.mark.skipif(not sb.sandbox_available()[0], reason="no bubblewrap sandbox here")
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="per-uid process caps and uid leases need root")
+
+FORK_TO_THE_CAP = """
+import os
+kids = 0
+while kids < 500:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        os.execv('/bin/sh', ['sh', '-c', 'sleep 600'])
+    kids += 1
+print('children', kids)
+"""
+
+
+def _limits(**kw) -> Limits:
+    return dataclasses.replace(Limits(), cell_timeout_s=3, notebook_timeout_s=120, **kw)
+
+
+@as_root
+def test_a_student_at_the_process_cap_still_gets_a_timeout_not_a_grader_error():
+    with sb.Kernel.start(_limits(max_processes=24)) as k:
+        out, err = k.run_cell(FORK_TO_THE_CAP)
+        assert err is None, err
+        text = "".join(o.get("text", "") for o in out)
+        assert "children" in text and int(text.split()[-1]) < 24, text  # the cap held
+        t0 = time.monotonic()
+        out, err = k.run_cell("while True:\n    pass\n")
+        assert err is not None and err.get("timeout"), err  # the kernel's own clock still ran
+        assert time.monotonic() - t0 < 3 + 5
+        out, err = k.run_cell("print(6 * 7)")
+        assert err is None and "42" in "".join(o.get("text", "") for o in out)
+
+
+@as_root
+def test_processes_left_behind_with_the_sandbox_uid_are_ended_before_the_next_kernel():
+    uid = sb._lease_uid(0)
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    stray = subprocess.Popen([setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "600"],
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 5
+        while stray.pid not in sb._pids_of(uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stray.pid in sb._pids_of(uid)
+        with sb.Kernel.start(_limits()) as k:
+            assert stray.wait(timeout=5) == -9  # ended by the grader, not left to eat the cap
+            out, err = k.run_cell("import os\nprint(os.getuid())")
+            assert err is None and str(uid) in "".join(o.get("text", "") for o in out)
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
+
+
+@as_root
+def test_two_grading_processes_never_share_a_sandbox_uid():
+    mine = sb._lease_uid(0)
+    code = "from coursekit.grading.sandbox import _lease_uid; print(_lease_uid(0))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    theirs = int(other.stdout.strip())
+    assert theirs != mine and sb.UID_BASE <= theirs < sb.UID_BASE + sb.UID_RANGE
+    assert sb._lease_uid(5) == mine  # a process keeps its lease
+
+
+def test_nested_deadlines_keep_the_earlier_one():
+    import threading
+
+    from coursekit.grading.runner import Watchdog
+
+    dog = Watchdog(threading.get_ident())
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with dog.armed(0.5):
+            with dog.armed(30):  # a callback's own, longer limit must not extend the cell's
+                pass
+            time.sleep(5)
+    assert dog.fired and time.monotonic() - t0 < 3
+    with dog.armed(0.2):  # re-armed after firing: quiet if the block ends in time
+        pass
+    time.sleep(0.4)
