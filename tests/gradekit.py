@@ -15,7 +15,7 @@ import nbformat
 from coursekit.grading import autograde
 from coursekit.grading.results import ClassResult
 
-__all__ = ["build_class", "grade_class", "cell", "set_cell", "hidden_only_lines"]
+__all__ = ["build_class", "grade_class", "cell", "set_cell", "hidden_only_lines", "run_test_cell_here"]
 
 
 def build_class(folder: Path, assignment: str, students: Mapping[str, object]) -> Path:
@@ -62,3 +62,24 @@ def hidden_only_lines(nb, min_len: int = 12) -> set[str]:
         hidden |= {ln.strip() for ln in hid.splitlines() if len(ln.strip()) > min_len}
         visible |= {ln.strip() for ln in vis.splitlines()}
     return hidden - visible
+
+
+def run_test_cell_here(test_source: str, answers: Mapping[str, str], ns: dict, name: str) -> str:
+    """Define the answers in `ns`, then run a test cell as the grader does: the visible part, then
+    the hidden part in hidden mode, in this process. Returns what it printed; raises what the
+    checks raise."""
+    import contextlib
+    import io
+
+    from coursekit.checks import hidden_mode
+    from coursekit.notebooks import split_hidden
+
+    for src in answers.values():
+        exec(compile(src, "<answer>", "exec"), ns)  # noqa: S102 - the tests' own answers
+    visible, hidden = split_hidden(test_source)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(visible, f"<test_{name}>", "exec"), ns)  # noqa: S102
+        with hidden_mode():
+            exec(compile(hidden, f"<test_{name} hidden>", "exec"), ns)  # noqa: S102
+    return buf.getvalue()

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gradekit import run_test_cell_here
 
 from coursekit import gradflow
-from coursekit.checks import CheckFailed, hidden_mode
+from coursekit.checks import CheckFailed
 from coursekit.notebooks import (
     cells_by_grade_id,
     nbgrader_meta,
@@ -343,18 +344,7 @@ ALTERNATIVES = {
 
 
 def _run_test_cell(answers: dict[str, str], name: str) -> str:
-    """Define the answers, then run test_<name> like the grader: visible part, then hidden part
-    in hidden mode. Returns what it printed; raises what the checks raise."""
-    ns: dict = {"np": np, "math": math, "torch": torch, "F": F}
-    for src in answers.values():
-        exec(compile(src, "<answer>", "exec"), ns)
-    visible, hidden = split_hidden(CELLS[f"test_{name}"].source)
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(compile(visible, f"<test_{name}>", "exec"), ns)
-        with hidden_mode():
-            exec(compile(hidden, f"<test_{name} hidden>", "exec"), ns)
-    return buf.getvalue()
+    return run_test_cell_here(CELLS[f"test_{name}"].source, answers, {"np": np, "math": math, "torch": torch, "F": F}, name)
 
 
 # --- the notebook's shape ---------------------------------------------------------------------
