@@ -6,11 +6,11 @@ that counts is the instructor's grader. Exit code 0 only if every visible check 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import nbformat
+from nbformat.reader import NotJSONError
 
 from ..notebooks import execute, nbgrader_meta
 
@@ -29,13 +29,10 @@ def _load(path: Path) -> nbformat.NotebookNode:
     if path.is_dir() or path.suffix != ".ipynb":
         raise CheckError(f"{path} is not a notebook (.ipynb file)")
     try:
-        text = path.read_text(encoding="utf-8")
-        json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckError(f"{path} is not valid notebook JSON ({exc})") from None
-    try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
         nbformat.validate(nb)
+    except (UnicodeDecodeError, NotJSONError) as exc:
+        raise CheckError(f"{path} is not valid notebook JSON ({exc})") from None
     except Exception as exc:  # noqa: BLE001
         raise CheckError(f"{path} is not a valid notebook ({str(exc).splitlines()[0]})") from None
     return nb
