@@ -34,6 +34,8 @@ ASSIGNMENTS = (
     "03_optimizer_races",
     "04_convolution_by_hand",
     "05_lenet_mnist",
+    "06_backprop_by_hand",
+    "07_what_cnns_see",
 )
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
