@@ -15,9 +15,10 @@ COURSEKIT_DATA ?= $(abspath $(wildcard ../shared/data))
 export COURSEKIT_DATA
 LAB_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: help setup demo test test-fast test-browser lab release autograde bench lint clean
+.PHONY: help setup system-deps deps-demo deps-test demo test test-fast test-browser lab release autograde bench lint format clean
 
 help:
+	@echo "make system-deps the Debian packages (bubblewrap, chromium, postgresql...) when missing"
 	@echo "make demo        set up, release the notebooks, grade the bundled demo class"
 	@echo "make test        set up, then run the whole test suite"
 	@echo "make lab         JupyterLab on the course (students start here)"
@@ -36,12 +37,25 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
+# System packages (tools/system-deps.sh): installed with apt-get as root, through `sudo -n` when
+# that works, else one line naming the command. `make demo` stops there without bubblewrap;
+# `make test` goes on and skips the tests that need what is missing (naming the package).
+system-deps:
+	@tools/system-deps.sh test
+
+deps-demo:
+	@tools/system-deps.sh demo
+
+deps-test:
+	@tools/system-deps.sh --soft test
+
+demo: deps-demo setup
 	$(BIN)/coursekit release
 	$(BIN)/coursekit autograde $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
 
-test: setup
-	$(BIN)/ruff check src tests bench
+test: deps-test setup
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
@@ -64,7 +78,12 @@ bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+
+format: setup
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 clean:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db autograder/out autograder/.work artifacts

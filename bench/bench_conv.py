@@ -30,7 +30,7 @@ LAYERS = [  # name, (N, C, H, W), (F, C, KH, KW), padding
 ]
 
 
-def conv2d_im2col(x, w, b=None, stride=1, padding=0):  # noqa: ANN001, ANN201
+def conv2d_im2col(x, w, b=None, stride=1, padding=0):
     """x (N, C, H, W), w (F, C, KH, KW), b (F,) → (N, F, Ho, Wo), cross-correlation, x's dtype."""
     import numpy as np
 
@@ -51,7 +51,7 @@ def conv2d_im2col(x, w, b=None, stride=1, padding=0):  # noqa: ANN001, ANN201
     return np.ascontiguousarray(out)
 
 
-def conv2d_windows(x, w, b=None, stride=1, padding=0):  # noqa: ANN001, ANN201
+def conv2d_windows(x, w, b=None, stride=1, padding=0):
     """The notebook's solution as written there: sliding_window_view, transpose, one matmul."""
     import numpy as np
 

@@ -23,12 +23,12 @@ import time
 os.environ.setdefault("COURSEKIT_HEADLESS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from coursekit.explorer import MENU, LossSurfaceExplorer  # noqa: E402
+from coursekit.explorer import MENU, LossSurfaceExplorer
 
 
-def gradient_descent(grad, w0, lr, steps):  # noqa: ANN001, ANN201 - the notebook's exercise
+def gradient_descent(grad, w0, lr, steps):  # the notebook's exercise
     w = np.array(w0, dtype=float)
     path = [w.copy()]
     for _ in range(steps):

@@ -36,11 +36,13 @@ if not os.environ.get("COURSEKIT_DATA") and shared.is_dir():
 os.environ["COURSEKIT_OFFLINE"] = "1"
 
 from coursekit.grading import autograde  # noqa: E402
+from coursekit.grading.assignment import Assignment  # noqa: E402
 from coursekit.grading.collect import Job  # noqa: E402
 from coursekit.grading.config import load_settings  # noqa: E402
-from coursekit.grading.pipeline import grade_job  # noqa: E402
+from coursekit.grading.grade import grade_job  # noqa: E402
 from coursekit.notebooks import (  # noqa: E402
     ASSIGNMENTS,
+    course_root,
     execute,
     nbgrader_meta,
     release_notebook,
@@ -53,7 +55,10 @@ from coursekit.notebooks import (  # noqa: E402
 def synthetic(assignment: str, i: int) -> nbformat.NotebookNode:
     src, rel = source_notebook(assignment), release_notebook(assignment)
     answers = [nbgrader_meta(c)["grade_id"] for c in src.cells if nbgrader_meta(c).get("solution")]
-    solved = {g: next(c.source for c in src.cells if nbgrader_meta(c).get("grade_id") == g) for g in answers}
+    solved = {
+        g: next(c.source for c in src.cells if nbgrader_meta(c).get("grade_id") == g)
+        for g in answers
+    }
     kind = i % 4
     if kind == 0:
         return submission_from(src)
@@ -78,17 +83,39 @@ def plain_nbgrader(course: Path, assignments: list[str], submitted: Path) -> flo
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     t0 = time.perf_counter()
     for a in assignments:
-        subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_assignment", a, "--force",
-                        "--log-level=ERROR"], cwd=course, env=env, check=True)
-        subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", a, "--force",
-                        "--log-level=ERROR"], cwd=course, env=env, check=True)
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "nbgrader"),
+                "generate_assignment",
+                a,
+                "--force",
+                "--log-level=ERROR",
+            ],
+            cwd=course,
+            env=env,
+            check=True,
+        )
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "nbgrader"),
+                "autograde",
+                a,
+                "--force",
+                "--log-level=ERROR",
+            ],
+            cwd=course,
+            env=env,
+            check=True,
+        )
     return time.perf_counter() - t0
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--students", type=int, default=40)
-    p.add_argument("--assignments", nargs="*", default=[a for a in ASSIGNMENTS if release_path(a).is_file()])
+    p.add_argument(
+        "--assignments", nargs="*", default=[a for a in ASSIGNMENTS if release_path(a).is_file()]
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--skip-baseline", action="store_true")
     args = p.parse_args()
@@ -102,8 +129,10 @@ def main() -> None:
                 d.mkdir(parents=True, exist_ok=True)
                 nbformat.write(synthetic(a, i), d / f"{a}.ipynb")
         n = args.students * len(args.assignments)
-        print(f"{args.students} students x {len(args.assignments)} notebooks ({', '.join(args.assignments)}) "
-              f"= {n} submissions; {os.cpu_count()} cores")
+        print(
+            f"{args.students} students x {len(args.assignments)} notebooks ({', '.join(args.assignments)}) "
+            f"= {n} submissions; {os.cpu_count()} cores"
+        )
 
         # per-notebook overhead: sandboxed grading vs plain execution of the same notebook
         settings = load_settings()
@@ -114,16 +143,28 @@ def main() -> None:
             plain = time.perf_counter() - t0
             raw = nbformat.writes(nb).encode()
             t0 = time.perf_counter()
-            res = grade_job(Job("bench", a, raw, "bench"), release_notebook(a), source_notebook(a), settings.limits_for(a))
+            res = grade_job(
+                Job("bench", a, raw, "bench"),
+                Assignment.load(a, course_root()),
+                settings.limits_for(a),
+            )
             ours = time.perf_counter() - t0
-            assert res.score == res.max_score, [(e.grade_id, e.status, e.message) for e in res.exercises]
-            print(f"  {a}: plain nbclient run {plain:5.1f} s, coursekit sandboxed grading {ours:5.1f} s "
-                  f"-> overhead {ours - plain:+.2f} s per notebook")
+            assert res.score == res.max_score, [
+                (e.grade_id, e.status, e.message) for e in res.exercises
+            ]
+            print(
+                f"  {a}: plain nbclient run {plain:5.1f} s, coursekit sandboxed grading {ours:5.1f} s "
+                f"-> overhead {ours - plain:+.2f} s per notebook"
+            )
 
         t0 = time.perf_counter()
-        result = autograde(cls, work / "out", runtime=work / "rt", workers=args.workers, progress=False)
+        result = autograde(
+            cls, work / "out", runtime=work / "rt", workers=args.workers, progress=False
+        )
         ours = time.perf_counter() - t0
-        print(f"coursekit autograde --workers {args.workers}: {ours:7.1f} s  ({ours / n:.2f} s per notebook)")
+        print(
+            f"coursekit autograde --workers {args.workers}: {ours:7.1f} s  ({ours / n:.2f} s per notebook)"
+        )
         statuses = [e.status for s in result.submissions for e in s.exercises]
         print("  statuses: " + ", ".join(f"{k} {statuses.count(k)}" for k in sorted(set(statuses))))
 
@@ -133,11 +174,19 @@ def main() -> None:
                 dest = submitted / nb.relative_to(cls)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(nb, dest)
-            base = plain_nbgrader(work / "plain", args.assignments, submitted) if (work / "plain").mkdir() is None else 0
-            print(f"plain nbgrader autograde (serial):   {base:7.1f} s  ({base / n:.2f} s per notebook)")
+            base = (
+                plain_nbgrader(work / "plain", args.assignments, submitted)
+                if (work / "plain").mkdir() is None
+                else 0
+            )
+            print(
+                f"plain nbgrader autograde (serial):   {base:7.1f} s  ({base / n:.2f} s per notebook)"
+            )
             print(f"speed-up: {base / ours:.2f}x  (goal >= 1.8x on 2 cores)")
-        print(f"median per-notebook time in coursekit workers: "
-              f"{statistics.median(s.seconds for s in result.submissions):.2f} s")
+        print(
+            f"median per-notebook time in coursekit workers: "
+            f"{statistics.median(s.seconds for s in result.submissions):.2f} s"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -35,7 +35,7 @@ except ImportError:  # e.g. a bare machine: the same canvas code through matplot
     CANVAS = "webagg"
 
 
-def _webagg_live_figure(figsize=(6.4, 4.8), **kwargs):  # noqa: ANN001, ANN202
+def _webagg_live_figure(figsize=(6.4, 4.8), **kwargs):
     """live_figure() without ipympl: matplotlib's WebAgg canvas, the class ipympl's Canvas is
     built on (same draw, blit and PNG code; ipympl adds only the comm that sends the bytes)."""
     from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore, FigureManagerWebAgg
@@ -46,10 +46,10 @@ def _webagg_live_figure(figsize=(6.4, 4.8), **kwargs):  # noqa: ANN001, ANN202
     manager = FigureManagerWebAgg(canvas, 0)
 
     class _Socket:  # the browser
-        def send_json(self, content):  # noqa: ANN001
+        def send_json(self, content):
             pass
 
-        def send_binary(self, data):  # noqa: ANN001
+        def send_binary(self, data):
             pass
 
     manager.web_sockets.add(_Socket())
@@ -58,18 +58,18 @@ def _webagg_live_figure(figsize=(6.4, 4.8), **kwargs):  # noqa: ANN001, ANN202
 
 def _live_race(surface: str):
     import coursekit.interactive as interactive
-    from coursekit.race import Race
+    from coursekit.race import Race, RacePlot, RaceWidget
 
     interactive.is_headless = lambda: False  # build the widget as in JupyterLab
-    race = Race(surface, live=True, steps=10**9, steps_per_frame=2)
+    race = RaceWidget(Race(surface, steps=10**9, steps_per_frame=2), live=True)
     if CANVAS == "ipympl":
-        race.build_widget()
+        race.build()
         canvas = race.fig.canvas
         canvas.syncing_data_url = False  # a front end is connected: frames are diffs, no data URL
         canvas.send_binary = lambda data: None  # the comm to the browser
     else:
         interactive.live_figure = _webagg_live_figure
-        race.build_figure()
+        race.plot = RacePlot(race.race, live=True)
         canvas = race.fig.canvas
     canvas.draw()  # the browser's first draw request: caches the background
     return race
@@ -88,6 +88,7 @@ def _time(fn, frames: int) -> list[float]:
 def bench_surface(surface: str, frames: int) -> dict[str, list[float]]:
     from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
 
+    from coursekit.plots import surface_grid
     from coursekit.surfaces import get_surface
 
     results: dict[str, list[float]] = {}
@@ -104,13 +105,13 @@ def bench_surface(surface: str, frames: int) -> dict[str, list[float]]:
         canvas.callbacks.callbacks.get("draw_event", {})
     ):  # no blitting: draw everything
         canvas.mpl_disconnect(cid)
-    for trio in race._artists.values():
+    for trio in race.plot.artists.values():
         for a in trio:
             a.set_animated(False)
 
     def full() -> None:
-        race.advance(race.steps_per_frame)
-        race.update_artists()
+        race.race.advance(race.race.steps_per_frame)
+        race.plot.update_artists()
         race._update_board()
         canvas.draw()
 
@@ -122,29 +123,26 @@ def bench_surface(surface: str, frames: int) -> dict[str, list[float]]:
     canvas.get_diff_image = lambda: FigureCanvasWebAggCore.get_diff_image(canvas)
     for cid in list(canvas.callbacks.callbacks.get("draw_event", {})):  # no blitting
         canvas.mpl_disconnect(cid)
-    for trio in race._artists.values():
+    for trio in race.plot.artists.values():
         for a in trio:
             a.set_animated(False)
     s = get_surface(surface)
-    xs = np.linspace(*s.xlim, race.grid)
-    ys = np.linspace(*s.ylim, race.grid)
-    X, Y = np.meshgrid(xs, ys)
-    Z = np.asarray(s.f(np.stack([X, Y], -1)), dtype=float)
+    X, Y, Z = surface_grid(s, race.grid)
     if s.log_levels:
         Z = np.log10(Z - Z.min() + 1e-3)
 
     def naive() -> None:
-        race.advance(race.steps_per_frame)
-        ax, axl = race.ax, race.ax_loss
+        race.race.advance(race.race.steps_per_frame)
+        ax, axl = race.plot.ax, race.plot.ax_loss
         ax.clear()
         axl.clear()
         ax.contourf(X, Y, Z, levels=18, cmap="viridis", alpha=0.55)
         ax.contour(X, Y, Z, levels=18, colors="k", linewidths=0.4, alpha=0.5)
-        for r in race.racers:
+        for r in race.race.racers:
             P = np.asarray(r.path)
             ax.plot(P[:, 0], P[:, 1], color=r.color, lw=1.6)
             ax.plot(P[-1:, 0], P[-1:, 1], "o", color=r.color)
-            loss = np.maximum(np.asarray(r.losses) - (race.f_star or 0.0), 1e-6)
+            loss = np.maximum(np.asarray(r.losses) - (race.race.f_star or 0.0), 1e-6)
             axl.semilogy(loss, color=r.color, label=r.name)
         axl.legend(fontsize=8)
         race._update_board()

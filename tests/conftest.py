@@ -16,19 +16,54 @@ os.environ.setdefault("COURSEKIT_HEADLESS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+from syspkg import NEEDS  # noqa: E402 - after the environment above is set
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line at the end when tests were skipped for want of system packages."""
+    packages: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = (
+            str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        )
+        if NEEDS in reason:
+            pkg = reason.split(NEEDS, 1)[1].split()[0]
+            packages[pkg] = packages.get(pkg, 0) + 1
+    if packages:
+        n = sum(packages.values())
+        names = " ".join(sorted(packages))
+        terminalreporter.write_line(
+            f"coursekit: {n} tests skipped for want of system packages ({names}); "
+            f"install them with `make system-deps` as root, or `sudo apt-get install -y {names}`",
+            yellow=True,
+            bold=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def course_root() -> Path:
     return ROOT
 
 
-def pytest_report_header(config):  # noqa: ANN001, ANN201
+def pytest_report_header(config):
     return f"coursekit data: {os.environ.get('COURSEKIT_DATA') or 'none (MNIST tests will skip)'}"
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201
-    """For `pytest -n auto --dist loadgroup`: each module's tests stay on one worker (its
-    module-scoped fixtures, e.g. a graded class, are built once) and all browser tests share one
-    worker (one JupyterLab)."""
+def _group(item: pytest.Item) -> str:
+    if item.get_closest_marker("browser"):
+        return "browser"  # one JupyterLab
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "assignment" in callspec.params:
+        return str(callspec.params["assignment"])  # with that notebook's own tests
+    assignment = getattr(item.module, "A", None)
+    if item.module.__name__.startswith("test_nb") and isinstance(assignment, str):
+        return assignment  # a notebook's module: its graded class is shared with test_assignments
+    return item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `pytest -n auto --dist loadgroup`: the tests of one assignment stay on one worker (its
+    graded class and solution namespace are built once), so do each module's tests (module
+    fixtures), and all browser tests share one worker."""
     for item in items:
-        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(_group(item)))

@@ -1,8 +1,8 @@
 """Helpers for tests that grade a class: build submissions, grade them once, read the rows.
 
-    from gradekit import build_class, grade_class
-    cls = build_class(tmp, "04_convolution_by_hand", {"alice": nb, "bob": b"{not json"})
-    result = grade_class(cls, tmp)
+from gradekit import build_class, grade_class
+cls = build_class(tmp, "04_convolution_by_hand", {"alice": nb, "bob": b"{not json"})
+result = grade_class(cls, tmp)
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import nbformat
 from coursekit.grading import autograde
 from coursekit.grading.results import ClassResult
 
-__all__ = ["build_class", "grade_class", "cell", "set_cell", "hidden_only_lines", "run_test_cell_here"]
+__all__ = [
+    "build_class",
+    "grade_class",
+    "cell",
+    "set_cell",
+    "hidden_only_lines",
+    "run_test_cell_here",
+]
 
 
 def build_class(folder: Path, assignment: str, students: Mapping[str, object]) -> Path:
@@ -36,18 +43,30 @@ def build_class(folder: Path, assignment: str, students: Mapping[str, object]) -
 
 
 def grade_class(class_dir: Path, work: Path, *, workers: int = 2, **kwargs) -> ClassResult:
+    """Grade a class with the real grader (skips the test where no sandbox can be made)."""
+    from syspkg import require_sandbox
+
+    if kwargs.get("sandbox", True):
+        require_sandbox()
     work = Path(work)
-    return autograde(class_dir, work / "out", runtime=work / "nbgrader", workers=workers, progress=False, **kwargs)
+    return autograde(
+        class_dir,
+        work / "out",
+        runtime=work / "nbgrader",
+        workers=workers,
+        progress=False,
+        **kwargs,
+    )
 
 
-def cell(nb, grade_id: str):  # noqa: ANN001, ANN201
+def cell(nb, grade_id: str):
     for c in nb.cells:
         if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
             return c
     raise KeyError(grade_id)
 
 
-def set_cell(nb, grade_id: str, source: str):  # noqa: ANN001, ANN201
+def set_cell(nb, grade_id: str, source: str):
     cell(nb, grade_id).source = source
     return nb
 
@@ -58,28 +77,102 @@ def hidden_only_lines(nb, min_len: int = 12) -> set[str]:
 
     hidden, visible = set(), set()
     for c in nb.cells:
-        vis, hid = split_hidden(c.source) if c.metadata.get("nbgrader", {}).get("grade") else (c.source, "")
+        vis, hid = (
+            split_hidden(c.source)
+            if c.metadata.get("nbgrader", {}).get("grade")
+            else (c.source, "")
+        )
         hidden |= {ln.strip() for ln in hid.splitlines() if len(ln.strip()) > min_len}
         visible |= {ln.strip() for ln in vis.splitlines()}
     return hidden - visible
 
 
 def run_test_cell_here(test_source: str, answers: Mapping[str, str], ns: dict, name: str) -> str:
-    """Define the answers in `ns`, then run a test cell as the grader does: the visible part, then
-    the hidden part in hidden mode, in this process. Returns what it printed; raises what the
-    checks raise."""
-    import contextlib
-    import io
-
-    from coursekit.checks import hidden_mode
-    from coursekit.notebooks import split_hidden
+    """Define the answers in `ns`, then run a test cell as the grader does (the one test-cell
+    runner: the visible part, then the hidden part in hidden mode), in this process. Returns what
+    it printed; raises what the checks raise."""
+    from coursekit.grading.testcell import run_test_cell
 
     for src in answers.values():
-        exec(compile(src, "<answer>", "exec"), ns)  # noqa: S102 - the tests' own answers
-    visible, hidden = split_hidden(test_source)
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(compile(visible, f"<test_{name}>", "exec"), ns)  # noqa: S102
-        with hidden_mode():
-            exec(compile(hidden, f"<test_{name} hidden>", "exec"), ns)  # noqa: S102
-    return buf.getvalue()
+        exec(compile(src, "<answer>", "exec"), ns)  # the tests' own answers
+    return run_test_cell(test_source, ns, name=name).reraise()
+
+
+# --- one graded class per assignment, shared by every test of that assignment -----------------
+#
+# The contract tests (tests/test_assignments.py) and a notebook's own tests (tests/test_nbNN_*.py)
+# read the same graded class: the standard students "solution" and "blank", plus whatever a
+# notebook's module registers with register_students(). conftest.py puts every test of an
+# assignment in one xdist group, so the class is graded once, on one worker.
+
+_EXTRA: dict[str, list] = {}
+_GRADED: dict[str, ClassResult] = {}
+
+
+def register_students(assignment: str, make) -> None:  # a function → {student: notebook}
+    """Add students to `assignment`'s graded class (call at a test module's import)."""
+    _EXTRA.setdefault(assignment, []).append(make)
+
+
+def standard_students(assignment: str) -> dict:
+    from coursekit.notebooks import release_notebook, source_notebook, submission_from
+
+    return {
+        "solution": submission_from(source_notebook(assignment)),
+        "blank": submission_from(release_notebook(assignment)),
+    }
+
+
+def graded_class(assignment: str, tmp_path_factory) -> ClassResult:
+    """The assignment's class, graded by the real grader (once per test worker)."""
+    if assignment not in _GRADED:
+        students = {}
+        for make in _EXTRA.get(assignment, []):
+            students.update(make())
+        students.update(standard_students(assignment))
+        work = tmp_path_factory.mktemp(f"class_{assignment}")
+        _GRADED[assignment] = grade_class(build_class(work / "class", assignment, students), work)
+    return _GRADED[assignment]
+
+
+# --- the solution's namespace, in this process ---------------------------------------------------
+
+_NAMESPACES: dict[str, dict] = {}
+
+
+def solution_namespace(assignment: str) -> dict:
+    """The names the solution notebook defines, from running its code cells here (test cells
+    and `show-only` cells left out), in grading mode (heavy cells on their small budget). Cached:
+    copy it before changing it."""
+    if assignment not in _NAMESPACES:
+        import contextlib
+        import io
+        import os
+
+        from coursekit.notebooks import nbgrader_meta, source_notebook
+
+        ns: dict = {"__name__": "__main__"}
+        old = os.environ.get("NBGRADER_EXECUTION")
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                for c in source_notebook(assignment).cells:
+                    meta = nbgrader_meta(c)
+                    if c.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+                        continue
+                    if "show-only" in c.metadata.get("tags", []):
+                        continue
+                    code = "\n".join(
+                        ln for ln in c.source.splitlines() if not ln.lstrip().startswith(("%", "!"))
+                    )
+                    exec(compile(code, f"<{assignment} {meta.get('grade_id')}>", "exec"), ns)
+        finally:
+            if old is None:
+                os.environ.pop("NBGRADER_EXECUTION", None)
+            else:
+                os.environ["NBGRADER_EXECUTION"] = old
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+        _NAMESPACES[assignment] = ns
+    return _NAMESPACES[assignment]

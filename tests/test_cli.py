@@ -31,8 +31,14 @@ def test_release_unknown_assignment(capsys):
     "make, expect",
     [
         (lambda p: p / "missing", "no such file or folder"),
-        (lambda p: (p / "empty.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18) and p / "empty.zip", "empty zip"),
-        (lambda p: (p / "notes.txt").write_text("hi") and p / "notes.txt", "neither a folder of submissions nor a .zip"),
+        (
+            lambda p: (p / "empty.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18) and p / "empty.zip",
+            "empty zip",
+        ),
+        (
+            lambda p: (p / "notes.txt").write_text("hi") and p / "notes.txt",
+            "neither a folder of submissions nor a .zip",
+        ),
         (lambda p: (p / "class").mkdir() or p / "class", "no submissions found"),
     ],
     ids=["missing-folder", "empty-zip", "not-a-zip", "empty-folder"],
@@ -56,7 +62,11 @@ def test_autograde_zip_with_only_unknown_assignments(capsys, tmp_path):
 
 @pytest.mark.parametrize(
     "content, expect",
-    [(None, "no such file"), ("{not json", "not valid notebook JSON"), ('{"cells": 3}', "not a valid notebook")],
+    [
+        (None, "no such file"),
+        ("{not json", "not valid notebook JSON"),
+        ('{"cells": 3}', "not a valid notebook"),
+    ],
     ids=["missing", "invalid-json", "not-a-notebook"],
 )
 def test_check_bad_input(capsys, tmp_path, content, expect):
@@ -74,7 +84,12 @@ def test_check_refuses_a_non_notebook_file(capsys, tmp_path):
 
 
 def test_doctor_reports_versions_and_data():
-    r = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "torch" in r.stdout and "devices" in r.stdout and "mnist data" in r.stdout
     assert r.returncode in (0, 1)
 
@@ -98,7 +113,16 @@ def test_autograde_refuses_without_a_sandbox_unless_told(tmp_path):
     for tool in ("setpriv", "sh"):
         (bindir / tool).symlink_to(f"/usr/bin/{tool}" if tool == "setpriv" else "/bin/sh")
     env = {**os.environ, "PATH": str(bindir)}
-    cmd = [sys.executable, "-m", "coursekit.cli", "autograde", str(cls), "--out", str(tmp_path / "out"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "coursekit.cli",
+        "autograde",
+        str(cls),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "--no-sandbox" in r.stderr and "bubblewrap" in r.stderr
     assert not (tmp_path / "out").exists()

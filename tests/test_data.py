@@ -19,7 +19,9 @@ def test_full_mnist_loads_with_the_right_shapes_and_labels():
     assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
     assert xt.shape == (10000, 28, 28) and yt.shape == (10000,)
     assert set(np.unique(y)) == set(range(10))
-    assert abs(x.mean() / 255 - data.MNIST_MEAN) < 1e-3 and abs(x.std() / 255 - data.MNIST_STD) < 1e-3
+    assert (
+        abs(x.mean() / 255 - data.MNIST_MEAN) < 1e-3 and abs(x.std() / 255 - data.MNIST_STD) < 1e-3
+    )
     assert not x.flags.writeable  # shared, cached arrays can't be changed by accident
 
 
@@ -41,7 +43,10 @@ def _fake(folder, raw_files=False, damage=None):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for split, n in (("train", 5), ("t10k", 3)):
-        for kind, arr in (("images-idx3", rng.integers(0, 255, (n, 28, 28))), ("labels-idx1", rng.integers(0, 10, n))):
+        for kind, arr in (
+            ("images-idx3", rng.integers(0, 255, (n, 28, 28))),
+            ("labels-idx1", rng.integers(0, 10, n)),
+        ):
             raw = _idx(arr)
             name = f"{split}-{kind}-ubyte"
             if damage == name:
@@ -82,7 +87,10 @@ def test_bad_arguments():
         data.load_mnist("train", "cifar")
 
 
-@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+    reason="needs the system package dataset-fashion-mnist (Fashion-MNIST)",
+)
 def test_fashion_mnist_from_debian(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
     x, y = data.load_mnist("test", "fashion")

@@ -19,7 +19,9 @@ from coursekit.notebooks import release_notebook, source_notebook, submission_fr
 A = "04_convolution_by_hand"
 pytestmark = pytest.mark.slow
 
-WRONG_SIZE = "def conv_output_size(n, f, padding=0, stride=1):\n    return (n - f + 2 * padding) // stride\n"
+WRONG_SIZE = (
+    "def conv_output_size(n, f, padding=0, stride=1):\n    return (n - f + 2 * padding) // stride\n"
+)
 LOOPS = "def conv_output_size(n, f, padding=0, stride=1):\n    while True:\n        pass\n"
 
 
@@ -34,15 +36,22 @@ def graded(tmp_path_factory):
     tests = [c.metadata.nbgrader for c in src.cells if c.metadata.get("nbgrader", {}).get("grade")]
     points = {m["grade_id"]: m["points"] for m in tests}
 
-    partial = submission_from(rel, {
-        "answer_cross_correlate2d": _answer(src, "answer_cross_correlate2d"),
-        "answer_convolve2d": _answer(src, "answer_convolve2d"),
-        "answer_conv_output_size": WRONG_SIZE,
-    })
+    partial = submission_from(
+        rel,
+        {
+            "answer_cross_correlate2d": _answer(src, "answer_cross_correlate2d"),
+            "answer_convolve2d": _answer(src, "answer_convolve2d"),
+            "answer_conv_output_size": WRONG_SIZE,
+        },
+    )
     warns = submission_from(src)
-    set_cell(warns, "answer_conv_output_size",
-             "import sys, warnings\n" + _answer(src, "answer_conv_output_size")
-             + "\nprint('careful: integer division', file=sys.stderr)\nwarnings.warn('a warning a student left in')\n")
+    set_cell(
+        warns,
+        "answer_conv_output_size",
+        "import sys, warnings\n"
+        + _answer(src, "answer_conv_output_size")
+        + "\nprint('careful: integer division', file=sys.stderr)\nwarnings.warn('a warning a student left in')\n",
+    )
     edited = submission_from(src, {"answer_conv_output_size": WRONG_SIZE})
     set_cell(edited, "test_conv_output_size", "print('all good')\n")
     students = {
@@ -54,7 +63,7 @@ def graded(tmp_path_factory):
         "edited": edited,
     }
     cls = build_class(work / "class", A, students)
-    result = grade_class(cls, work, limits={"cell_timeout_s": 30})
+    result = grade_class(cls, work, overrides={"cell_timeout_s": 30})
     return result, points, work, src
 
 
@@ -70,7 +79,7 @@ def test_blank_copy_scores_zero_everywhere(graded):
     s = result.get("blank")
     assert [e.grade_id for e in s.exercises] == list(points)
     assert all(e.score == 0 for e in s.exercises)
-    assert all("not implemented yet" in e.message for e in s.exercises)
+    assert all("not written yet" in e.message for e in s.exercises)
 
 
 def test_partly_correct_gets_exactly_its_partial_score(graded):
@@ -105,10 +114,26 @@ def test_outputs_csv_and_gradebook(graded):
     result, points, work, _ = graded
     out = work / "out"
     rows = list(csv.DictReader((out / "grades.csv").open()))
-    assert {r["student_id"] for r in rows} == {"solution", "blank", "partial", "loops", "warns", "edited"}
+    assert {r["student_id"] for r in rows} == {
+        "solution",
+        "blank",
+        "partial",
+        "loops",
+        "warns",
+        "edited",
+    }
     ex = list(csv.DictReader((out / "exercises.csv").open()))
     assert len(ex) == 6 * len(points)
-    assert set(ex[0]) == {"student_id", "assignment", "grade_id", "score", "max_score", "status", "message", "flags"}
+    assert set(ex[0]) == {
+        "student_id",
+        "assignment",
+        "grade_id",
+        "score",
+        "max_score",
+        "status",
+        "message",
+        "flags",
+    }
     assert {r["status"] for r in ex} <= {"passed", "failed", "error", "timeout", "missing"}
     from nbgrader.api import Gradebook
 
@@ -132,9 +157,10 @@ def test_feedback_has_scores_and_no_hidden_tests(graded):
 
 def test_rerun_is_idempotent_and_resumes(graded):
     result, _, work, _ = graded
-    again = grade_class(work / "class", work, limits={"cell_timeout_s": 30})
-    assert [(s.student_id, s.score, [e.status for e in s.exercises]) for s in again.submissions] == \
-        [(s.student_id, s.score, [e.status for e in s.exercises]) for s in result.submissions]
+    again = grade_class(work / "class", work, overrides={"cell_timeout_s": 30})
+    assert [
+        (s.student_id, s.score, [e.status for e in s.exercises]) for s in again.submissions
+    ] == [(s.student_id, s.score, [e.status for e in s.exercises]) for s in result.submissions]
     cached = json.loads((work / "out" / ".results" / f"solution__{A}.json").read_text())
     assert cached["result"]["digest"] == result.get("solution").digest
 
@@ -145,9 +171,12 @@ def test_an_interrupted_run_resumes_without_regrading_what_is_done(graded):
     done = {p: p.stat().st_mtime_ns for p in cache.glob("*.json")}
     lost = cache / f"blank__{A}.json"  # as if the run had stopped before this one finished
     lost.unlink()
-    again = grade_class(work / "class", work, limits={"cell_timeout_s": 30})
+    again = grade_class(work / "class", work, overrides={"cell_timeout_s": 30})
     assert lost.is_file(), "the missing submission was graded again"
     for path, mtime in done.items():
         if path != lost:
             assert path.stat().st_mtime_ns == mtime, f"{path.name} was graded again"
-    assert again.get("blank").score == 0 and again.get("solution").score == result.get("solution").score
+    assert (
+        again.get("blank").score == 0
+        and again.get("solution").score == result.get("solution").score
+    )

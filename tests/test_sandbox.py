@@ -13,9 +13,14 @@ import pytest
 
 from coursekit.grading import sandbox as sb
 from coursekit.grading.config import Limits
+from coursekit.grading.kernel import Kernel
 
-pytestmark = pytest.mark.skipif(not sb.sandbox_available()[0], reason="no bubblewrap sandbox here")
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="per-uid process caps and uid leases need root")
+pytestmark = pytest.mark.skipif(
+    not sb.sandbox_available()[0], reason="needs the system package bubblewrap (the sandbox)"
+)
+as_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="per-uid process caps and uid leases need root"
+)
 
 FORK_TO_THE_CAP = """
 import os
@@ -38,7 +43,7 @@ def _limits(**kw) -> Limits:
 
 @as_root
 def test_a_student_at_the_process_cap_still_gets_a_timeout_not_a_grader_error():
-    with sb.Kernel.start(_limits(max_processes=24)) as k:
+    with Kernel.start(_limits(max_processes=24)) as k:
         out, err = k.run_cell(FORK_TO_THE_CAP)
         assert err is None, err
         text = "".join(o.get("text", "") for o in out)
@@ -53,16 +58,18 @@ def test_a_student_at_the_process_cap_still_gets_a_timeout_not_a_grader_error():
 
 @as_root
 def test_processes_left_behind_with_the_sandbox_uid_are_ended_before_the_next_kernel():
-    uid = sb._lease_uid(0)
+    uid = sb.lease_uid(0)
     setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-    stray = subprocess.Popen([setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "600"],
-                             start_new_session=True)
+    stray = subprocess.Popen(
+        [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "600"],
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 5
-        while stray.pid not in sb._pids_of(uid) and time.monotonic() < deadline:
+        while stray.pid not in sb.pids_of(uid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert stray.pid in sb._pids_of(uid)
-        with sb.Kernel.start(_limits()) as k:
+        assert stray.pid in sb.pids_of(uid)
+        with Kernel.start(_limits()) as k:
             assert stray.wait(timeout=5) == -9  # ended by the grader, not left to eat the cap
             out, err = k.run_cell("import os\nprint(os.getuid())")
             assert err is None and str(uid) in "".join(o.get("text", "") for o in out)
@@ -74,12 +81,14 @@ def test_processes_left_behind_with_the_sandbox_uid_are_ended_before_the_next_ke
 
 @as_root
 def test_two_grading_processes_never_share_a_sandbox_uid():
-    mine = sb._lease_uid(0)
-    code = "from coursekit.grading.sandbox import _lease_uid; print(_lease_uid(0))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    mine = sb.lease_uid(0)
+    code = "from coursekit.grading.sandbox import lease_uid; print(lease_uid(0))"
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     theirs = int(other.stdout.strip())
     assert theirs != mine and sb.UID_BASE <= theirs < sb.UID_BASE + sb.UID_RANGE
-    assert sb._lease_uid(5) == mine  # a process keeps its lease
+    assert sb.lease_uid(5) == mine  # a process keeps its lease
 
 
 def test_nested_deadlines_keep_the_earlier_one():

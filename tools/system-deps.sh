@@ -56,7 +56,7 @@ fail() {
 }
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  fail "your system's package manager to install bubblewrap (and for tests chromium, postgresql) — this machine has no apt-get"
+  fail "$cmd (Debian/Ubuntu; this machine has no apt-get: install ${need[*]} with its package manager)"
 fi
 
 as=()

@@ -39,7 +39,11 @@ __all__ = [
     "forbid_ops",
     "hidden_mode",
     "in_hidden_mode",
+    "local_trace",
     "rel_error",
+    "reset_remote_tracer",
+    "set_remote_tracer",
+    "Trace",
     "to_numpy",
     "trace_calls",
 ]
@@ -91,7 +95,7 @@ def to_numpy(x: Any) -> np.ndarray:
         x = x.numpy()
     try:
         arr = np.asarray(x)
-    except Exception as exc:  # noqa: BLE001 - anything odd is a failed check
+    except Exception as exc:  # anything odd is a failed check
         raise CheckFailed(f"could not read the result as numbers ({type(x).__name__})") from exc
     if arr.dtype == object or arr.dtype.kind not in "biufc":
         raise CheckFailed(
@@ -104,7 +108,7 @@ def to_numpy(x: Any) -> np.ndarray:
 def _short(x: Any, n: int = 60) -> str:
     try:
         text = repr(x)
-    except Exception:  # noqa: BLE001
+    except Exception:
         text = f"<{type(x).__name__}>"
     return text if len(text) <= n else text[: n - 3] + "..."
 
@@ -194,11 +198,17 @@ def check_equal(actual: Any, expected: Any, *, name: str) -> None:
 def _plain_equal(a: Any, b: Any) -> bool:
     """Equality that a result object can't fake with a custom __eq__."""
     if isinstance(b, bool) or b is None:
-        return type(a) is type(b) and a is b if b is None else (type(a) in (bool, np.bool_) and bool(a) == b)
+        return (
+            type(a) is type(b) and a is b
+            if b is None
+            else (type(a) in (bool, np.bool_) and bool(a) == b)
+        )
     if isinstance(b, (int, float)):
         if type(a) not in (int, float, np.int64, np.int32, np.float64, np.float32, np.intp):
             return False
-        return float(a) == float(b) or (isinstance(b, float) and math.isclose(float(a), b, rel_tol=1e-12))
+        return float(a) == float(b) or (
+            isinstance(b, float) and math.isclose(float(a), b, rel_tol=1e-12)
+        )
     if isinstance(b, str):
         return type(a) is str and str.__eq__(a, b) is True
     if isinstance(b, (tuple, list)):
@@ -246,23 +256,32 @@ def trace_calls() -> Iterator[Trace]:
         with remote(trace):
             yield trace
         return
-    with _local_trace(trace):
+    with local_trace(trace):
         yield trace
 
 
-def set_remote_tracer(tracer: Callable[..., Any] | None) -> contextvars.Token:
-    """Used by the grader: route trace_calls() to the sandbox."""
+def set_remote_tracer(
+    tracer: Callable[[Trace], contextlib.AbstractContextManager] | None,
+) -> contextvars.Token:
+    """Used by the grader: route trace_calls() to the sandbox (`tracer(trace)` is a context
+    manager, e.g. ``Kernel.tracing``). Undo with :func:`reset_remote_tracer`."""
     return _TRACER.set(tracer)
+
+
+def reset_remote_tracer(token: contextvars.Token) -> None:
+    """Undo :func:`set_remote_tracer`."""
+    _TRACER.reset(token)
 
 
 _TRACER_OWN = ("coursekit.checks", "coursekit.grading", "contextlib")
 
 
 @contextlib.contextmanager
-def _local_trace(trace: Trace) -> Iterator[None]:
+def local_trace(trace: Trace) -> Iterator[None]:
+    """Record into `trace` what the code inside this block calls, in this process."""
     import sys
 
-    def profiler(frame, event, arg):  # noqa: ANN001
+    def profiler(frame: Any, event: str, arg: Any) -> None:
         if event == "call":
             mod = frame.f_globals.get("__name__", "")
             if mod and not mod.startswith(_TRACER_OWN):  # not the tracing machinery itself
@@ -281,7 +300,7 @@ def _local_trace(trace: Trace) -> Iterator[None]:
         from torch.overrides import TorchFunctionMode
 
         class _Ops(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # torch's signature
                 name = str(getattr(func, "__name__", func))
                 trace.ops.add(name)
                 if not name.startswith("_"):
@@ -311,9 +330,14 @@ def forbid_ops(
 ) -> None:
     """Fail if the traced call used any of `ops` (fragments of torch function names) or `modules`
     (prefixes of the Python modules it entered, e.g. "torch.nn.functional")."""
-    used = sorted(o for o in trace.ops if any(f in o for f in ops)
-                  and not (o.startswith("_") and o[1:] in trace.ops))  # not the "_" alias too
-    used += sorted(m for m in trace.modules if any(m == p or m.startswith(p + ".") for p in modules))
+    used = sorted(
+        o
+        for o in trace.ops
+        if any(f in o for f in ops) and not (o.startswith("_") and o[1:] in trace.ops)
+    )  # not the "_" alias too
+    used += sorted(
+        m for m in trace.modules if any(m == p or m.startswith(p + ".") for p in modules)
+    )
     if used:
         what = ", ".join(used[:3])
         raise CheckFailed(
@@ -324,7 +348,7 @@ def forbid_ops(
 # --- friendly failures in the student's kernel --------------------------------------------------
 
 
-def _friendly_traceback(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001, ANN202
+def _friendly_traceback(shell, etype, value, tb, tb_offset=None):
     """IPython custom-exception handler: a failed check or an unwritten exercise is one line,
     not a traceback wall. The cell still ends in error (so Run All, nbgrader's Validate and
     `coursekit check` see the failure)."""
@@ -333,7 +357,10 @@ def _friendly_traceback(shell, etype, value, tb, tb_offset=None):  # noqa: ANN00
         while tb is not None:  # the innermost frame is the student's unwritten function
             name = f"`{tb.tb_frame.f_code.co_name}`"
             tb = tb.tb_next
-        text = str(value) or "replace `raise NotImplementedError()` with your code, run that cell, then this one"
+        text = (
+            str(value)
+            or "replace `raise NotImplementedError()` with your code, run that cell, then this one"
+        )
         lines = [f"✘ {name} is not written yet: {text}"]
     else:
         lines = [f"✘ {value}"]

@@ -14,37 +14,27 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2."""
-
-
 def _cmd_release(args: argparse.Namespace) -> int:
-    from .grading.release import ReleaseError, release
+    from .grading.release import release
 
-    try:
-        written = release(args.assignments or None)
-    except (ReleaseError, FileNotFoundError) as exc:
-        raise UserError(str(exc).splitlines()[0] if not isinstance(exc, ReleaseError) else str(exc)) from None
+    written = release(args.assignments or None)
     for path in written:
         print(f"released {path}")
     return 0
 
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
-    from .grading import GradingError, autograde
+    from .grading import autograde
 
-    try:
-        result = autograde(
-            args.submissions,
-            args.out,
-            workers=args.workers,
-            sandbox=not args.no_sandbox,
-            db_url=args.db_url,
-            resume=not args.force,
-            progress=not args.quiet,
-        )
-    except GradingError as exc:
-        raise UserError(str(exc)) from None
+    result = autograde(
+        args.submissions,
+        args.out,
+        workers=args.workers,
+        sandbox=not args.no_sandbox,
+        db_url=args.db_url,
+        resume=not args.force,
+        progress=not args.quiet,
+    )
     print(result.table())
     print(f"\ngrades:    {result.out / 'grades.csv'}")
     print(f"exercises: {result.out / 'exercises.csv'}")
@@ -53,13 +43,9 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .grading.check import CheckError, check_notebook
+    from .selfcheck import check_notebook
 
-    try:
-        ok = check_notebook(Path(args.notebook), timeout=args.timeout)
-    except CheckError as exc:
-        raise UserError(str(exc)) from None
-    return 0 if ok else 1
+    return 0 if check_notebook(Path(args.notebook), timeout=args.timeout) else 1
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -91,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("submissions", help="folder or .zip of submissions")
     a.add_argument("--out", default="autograder/out", help="where to write grades and feedback")
-    a.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: cores)")
-    a.add_argument("--db-url", default=None, help="nbgrader gradebook URL (SQLAlchemy; default SQLite)")
+    a.add_argument(
+        "--workers", type=int, default=None, help="notebooks graded at once (default: cores)"
+    )
+    a.add_argument(
+        "--db-url", default=None, help="nbgrader gradebook URL (SQLAlchemy; default SQLite)"
+    )
     a.add_argument("--force", action="store_true", help="re-grade submissions already graded")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument(
@@ -116,10 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    from .errors import CoursekitError
+
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except CoursekitError as exc:
         print(f"coursekit {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:  # e.g. no course folder found from here
+        print(f"coursekit {args.command}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"coursekit {args.command}: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ clear error says where to put them.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -115,12 +116,16 @@ def parse_idx(raw: bytes) -> np.ndarray:
     """Decode an IDX file (the MNIST format): magic, dims, then big-endian data."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError("not an IDX file (bad magic number)")
-    dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[raw[2]]
+    dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[
+        raw[2]
+    ]
     ndim = raw[3]
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"IDX file is truncated: expected {int(np.prod(shape))} values, found {data.size}")
+        raise ValueError(
+            f"IDX file is truncated: expected {int(np.prod(shape))} values, found {data.size}"
+        )
     return data.reshape(shape)
 
 
@@ -128,9 +133,6 @@ def parse_idx(raw: bytes) -> np.ndarray:
 class _Split:
     images: np.ndarray
     labels: np.ndarray
-
-
-_MEMO: dict[tuple[str, str, str], _Split] = {}
 
 
 def load_mnist(
@@ -154,18 +156,21 @@ def load_mnist(
         folder = _download(name)
     if folder is None:
         raise DataNotFound(_missing_message(name))
-    key = (str(folder), name, split)
-    if key not in _MEMO:
-        img_stem, lbl_stem = FILES[split]
-        images = parse_idx(_verified(folder, img_stem, name))
-        labels = parse_idx(_verified(folder, lbl_stem, name)).astype(np.int64)
-        if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"{folder}: {images.shape[0]} images but {labels.shape[0]} labels")
-        images.setflags(write=False)
-        labels.setflags(write=False)
-        _MEMO[key] = _Split(images, labels)
-    s = _MEMO[key]
+    s = _read_split(folder, name, split)
     return s.images, s.labels
+
+
+@functools.cache
+def _read_split(folder: Path, name: str, split: str) -> _Split:
+    """One split, read and checksummed once per process (read-only arrays)."""
+    img_stem, lbl_stem = FILES[split]
+    images = parse_idx(_verified(folder, img_stem, name))
+    labels = parse_idx(_verified(folder, lbl_stem, name)).astype(np.int64)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{folder}: {images.shape[0]} images but {labels.shape[0]} labels")
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return _Split(images, labels)
 
 
 def _verified(folder: Path, stem: str, name: str) -> bytes:
@@ -215,8 +220,10 @@ def _download(name: str) -> Path | None:
                         raise ValueError(f"checksum mismatch for {stem} from {mirror}")
                     tmp_path.rename(target / f"{stem}.gz")
                     break
-                except Exception as exc:  # noqa: BLE001 - try the next mirror
+                except Exception as exc:  # try the next mirror
                     last_error = exc
             else:
-                raise DataNotFound(f"could not download {stem}: {last_error}\n" + _missing_message(name))
+                raise DataNotFound(
+                    f"could not download {stem}: {last_error}\n" + _missing_message(name)
+                )
     return target

@@ -1,7 +1,7 @@
 """Choosing where tensors live: one code path for cpu, cuda and mps.
 
-    >>> device = pick_device("auto")     # the best device this machine has
-    >>> device = pick_device("cuda")     # on a machine without a GPU: says so, returns cpu
+>>> device = pick_device("auto")     # the best device this machine has
+>>> device = pick_device("cuda")     # on a machine without a GPU: says so, returns cpu
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def available_devices() -> list[str]:
 
 
 def pick_device(choice: str = "auto", *, quiet: bool = False) -> torch.device:
-    """"auto" → the best available device; a device that isn't there → cpu, with one sentence why."""
+    """ "auto" → the best available device; a device that isn't there → cpu, with one sentence why."""
     choice = str(choice).lower().strip()
     if choice not in DEVICE_CHOICES:
         raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, not {choice!r}")

@@ -289,7 +289,7 @@ class LossSurfaceExplorer:
                 )
         except NotImplementedError:
             return self._failed(s, w0, "Write gradient_descent (its exercise) to see GD run here.")
-        except Exception as exc:  # noqa: BLE001 - the student's code: say what broke
+        except Exception as exc:  # the student's code: say what broke
             return self._failed(s, w0, f"gradient_descent raised {type(exc).__name__}: {exc}")
         try:
             return summarize_run(s, path)

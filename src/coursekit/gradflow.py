@@ -23,6 +23,7 @@ N(0, 1) weights reaches 1e40 at depth 50) stay finite and can be drawn.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -127,21 +128,18 @@ def init_weights(
     return weights
 
 
-_CACHE: dict[tuple, tuple[torch.Generator, list[torch.Tensor]]] = {}
-_CACHE_KEYS = 6  # a few configurations (each at most a few tens of MB)
+@functools.lru_cache(maxsize=6)  # a few configurations (each at most a few tens of MB)
+def _stream(fan_in: int, fan_out: int, init: str, seed: int, dtype: torch.dtype):
+    """A weight stream: its generator and the matrices drawn from it so far (grown in place)."""
+    return torch.Generator().manual_seed(seed), []
 
 
-def _layers(fan_in: int, fan_out: int, count: int, init: str, seed: int, dtype: torch.dtype):  # noqa: ANN202
+def _layers(fan_in: int, fan_out: int, count: int, init: str, seed: int, dtype: torch.dtype):
     """The first `count` matrices (fan_out, fan_in) of a stream seeded by `seed`, cached: the
     explorer redraws with new depths and activations without drawing the weights again."""
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose from {list(INITS)}")
-    key = (fan_in, fan_out, init, seed, dtype)
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_KEYS:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = (torch.Generator().manual_seed(seed), [])
-    gen, ws = _CACHE[key]
+    gen, ws = _stream(fan_in, fan_out, init, seed, dtype)
     while len(ws) < count:
         w = torch.empty(fan_out, fan_in, dtype=dtype)
         INITS[init](w, gen)
@@ -243,7 +241,7 @@ class FlowPanel:
     (bar heights, line data, limits) when the depth is unchanged, which keeps a live update
     cheap; a new depth rebuilds the bars."""
 
-    def __init__(self, fig) -> None:  # noqa: ANN001
+    def __init__(self, fig) -> None:
         self.fig = fig
         self.ax_grad, self.ax_std = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
         self._bars: list = []
@@ -288,7 +286,7 @@ class FlowPanel:
 
 def plot_profiles(
     profiles: Sequence[FlowProfile], labels: Sequence[str] | None = None, *, title: str = ""
-):  # noqa: ANN201
+):
     """Several profiles on one figure: gradient norms (top) and activation stds (bottom),
     one line per profile, log scales. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
@@ -346,7 +344,7 @@ class GradFlowExplorer:
         self._fig = None
 
     # computation, shared by the live and the static views
-    def compute(self, **changes) -> FlowProfile:  # noqa: ANN003
+    def compute(self, **changes) -> FlowProfile:
         self.config.update(changes)
         self.profile = gradient_flow(self.x, self.y, **self.config)
         return self.profile
@@ -359,7 +357,7 @@ class GradFlowExplorer:
             f"std of the last layer {prof.act_std[-1]:.2e} · update {1000 * prof.seconds:.0f} ms"
         )
 
-    def figure(self, prof: FlowProfile | None = None):  # noqa: ANN201
+    def figure(self, prof: FlowProfile | None = None):
         """A static matplotlib Figure of `prof` (the current profile by default)."""
         import matplotlib.pyplot as plt
 
@@ -370,7 +368,7 @@ class GradFlowExplorer:
         return fig
 
     @property
-    def widget(self):  # noqa: ANN201
+    def widget(self):
         """The ipywidgets layout (built on first use)."""
         if self._widget is None:
             self._build()
@@ -428,7 +426,7 @@ class GradFlowExplorer:
         self._redraw()
         fig.tight_layout()  # once: later updates keep the layout (a re-layout costs a render)
 
-    def _on_change(self, change) -> None:  # noqa: ANN001
+    def _on_change(self, change) -> None:
         name = next(k for k, v in self.controls.items() if v is change["owner"])
         self.config[name] = change["new"]
         self._redraw()
@@ -462,7 +460,7 @@ class GradFlowExplorer:
 
 def explore(
     x: torch.Tensor, y: torch.Tensor, *, static_configs: Sequence[dict] | None = None, **start
-) -> GradFlowExplorer:  # noqa: ANN003
+) -> GradFlowExplorer:
     """Build the explorer on the batch (x, y), show it, and return it.
 
     start: the starting configuration (depth, width, activation, init, residual).

@@ -9,8 +9,19 @@ final frame with matplotlib and never wait for input.
 from __future__ import annotations
 
 import os
+import types
+from typing import Any
 
-__all__ = ["is_headless", "grading_mode", "quick_mode", "show", "live_figure"]
+__all__ = [
+    "is_headless",
+    "grading_mode",
+    "quick_mode",
+    "show",
+    "live_figure",
+    "fast_png_frames",
+    "send_full_frame",
+    "push_frame",
+]
 
 
 def grading_mode() -> bool:
@@ -36,7 +47,7 @@ def is_headless() -> bool:
     return ip is None or type(ip).__name__ != "ZMQInteractiveShell"
 
 
-def show(widget, static=None) -> None:  # noqa: ANN001
+def show(widget: Any, static: Any = None) -> None:
     """Display `widget` live, or call `static()` (which draws a picture) when headless."""
     from IPython.display import display
 
@@ -47,7 +58,7 @@ def show(widget, static=None) -> None:  # noqa: ANN001
     display(widget)
 
 
-def live_figure(figsize: tuple[float, float] = (6.4, 4.8), **kwargs):  # noqa: ANN201
+def live_figure(figsize: tuple[float, float] = (6.4, 4.8), **kwargs: Any) -> tuple[Any, Any]:
     """A matplotlib Figure for a widget: backed by an ipympl canvas (a widget that redraws in
     place, no flicker) when a front end is live, by a plain Agg canvas when headless.
 
@@ -72,3 +83,86 @@ def live_figure(figsize: tuple[float, float] = (6.4, 4.8), **kwargs):  # noqa: A
     canvas.toolbar_visible = False
     canvas.resizable = False
     return fig, canvas
+
+
+# --- ipympl's canvas: the internals coursekit relies on, in one place -------------------------
+#
+# ipympl's Canvas is matplotlib's WebAgg canvas plus a comm. Its frames are PNGs of what changed
+# since the last frame (get_diff_image, driven by the private flags _png_is_old / _force_full /
+# _last_buff). Two helpers below touch those flags; both check that they exist (and that ipympl
+# is a version they were tested with) and otherwise leave the canvas as it is: slower frames,
+# never a broken widget. pyproject.toml bounds ipympl to the tested range.
+
+IPYMPL_TESTED = ((0, 9), (0, 11))  # [lowest, highest) (major, minor) versions checked
+_INTERNALS = ("_png_is_old", "_force_full", "_last_buff", "set_image_mode", "get_renderer")
+
+
+def _ipympl_ok(canvas: Any) -> bool:
+    try:
+        import ipympl
+
+        version = tuple(int(p) for p in ipympl.__version__.split(".")[:2])
+    except (ImportError, ValueError):
+        return False
+    lo, hi = IPYMPL_TESTED
+    return lo <= version < hi and all(hasattr(canvas, a) for a in _INTERNALS)
+
+
+def fast_png_frames(canvas: Any) -> bool:
+    """Encode the canvas's frames with a fast PNG compression level (zlib level 1): a frame is a
+    full-size image, transparent except where pixels changed, so it encodes several times faster
+    and is barely larger. Returns whether it was installed."""
+    if not _ipympl_ok(canvas):
+        return False
+    canvas.get_diff_image = types.MethodType(_fast_diff_image, canvas)
+    return True
+
+
+def send_full_frame(canvas: Any) -> None:
+    """Make the next frame a whole image, not a diff against the previous one (for widgets that
+    redraw everything: a diff applied to another frame than the one it was computed against —
+    quick slider moves — leaves a garbled picture)."""
+    if _ipympl_ok(canvas):
+        canvas._force_full = True
+
+
+def push_frame(canvas: Any) -> None:
+    """Draw the figure now and send the picture to the browser from the kernel's side, without
+    waiting for the browser to ask for it. A cell that is still running (a training loop) can't
+    answer the browser's requests — ``draw_idle()`` alone would show nothing until it ends."""
+    if not _ipympl_ok(canvas) or getattr(canvas, "manager", None) is None:
+        canvas.draw_idle()
+        return
+    canvas._force_full = True  # a whole picture: the browser may have missed the last one
+    canvas.draw()
+    canvas.manager.refresh_all()
+
+
+def _fast_diff_image(canvas: Any) -> bytes | None:
+    """matplotlib's WebAgg ``get_diff_image`` with zlib level 1."""
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    if not canvas._png_is_old:
+        return None
+    pixels = np.asarray(canvas.get_renderer().buffer_rgba())
+    buff = pixels.view(np.uint32).squeeze(2)
+    if (
+        canvas._force_full
+        or buff.shape != canvas._last_buff.shape
+        or (pixels[:, :, 3] != 255).any()
+    ):
+        canvas.set_image_mode("full")
+        output = buff
+    else:
+        canvas.set_image_mode("diff")
+        output = np.where(buff != canvas._last_buff, buff, 0)
+    canvas._last_buff = buff.copy()
+    canvas._force_full = False
+    canvas._png_is_old = False
+    data = output.view(dtype=np.uint8).reshape((*output.shape, 4))
+    with BytesIO() as png:
+        Image.fromarray(data).save(png, format="png", compress_level=1)
+        return png.getvalue()

@@ -1,8 +1,8 @@
 """Reading, executing and assembling the course's notebooks (nbformat + nbclient).
 
-    >>> nb = source_notebook("04_convolution_by_hand")        # solutions/…, with hidden tests
-    >>> sub = submission_from(nb, {"answer_conv2d_naive": "def conv2d_naive(x, w): ..."})
-    >>> execute(nb, timeout=120)                               # a real Jupyter kernel, headless
+>>> nb = source_notebook("04_convolution_by_hand")        # solutions/…, with hidden tests
+>>> sub = submission_from(nb, {"answer_conv2d_naive": "def conv2d_naive(x, w): ..."})
+>>> execute(nb, timeout=120)                               # a real Jupyter kernel, headless
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def course_root() -> Path:
         return Path(env).resolve()
     for start in (Path(__file__).resolve(), Path.cwd().resolve()):
         for folder in (start, *start.parents):
-            if (folder / "autograder" / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            if (folder / "autograder" / "nbgrader_config.py").is_file() and (
+                folder / "solutions"
+            ).is_dir():
                 return folder
     raise FileNotFoundError(
         "cannot find the course folder (one with autograder/nbgrader_config.py and solutions/); "

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .interactive import is_headless, live_figure
+from .interactive import is_headless, live_figure, send_full_frame
 
 __all__ = ["ConvStepper", "show_conv_stepper", "STEPPER_CSS_CLASS"]
 
@@ -39,6 +40,23 @@ DEFAULT_K = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], dtype=float)
 
 def _fmt(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.2g}"
+
+
+def _highlight(ax: Any, col: float, row: float, width: float, height: float) -> None:
+    """The red box over the window (input) or the cell (output) of the current position."""
+    from matplotlib.patches import Rectangle
+
+    box = Rectangle(
+        (col - 0.5, row - 0.5),
+        width,
+        height,
+        fill=True,
+        alpha=0.18,
+        facecolor="tab:red",
+        edgecolor="tab:red",
+        lw=2.5,
+    )
+    ax.add_patch(box)
 
 
 @dataclass
@@ -118,13 +136,12 @@ class ConvStepper:
         return value, " + ".join(terms) + f" = {_fmt(value)}"
 
     # --- drawing --------------------------------------------------------------------------
-    def draw(self, position: int | None = None):  # noqa: ANN201 - a matplotlib Figure
+    def draw(self, position: int | None = None):  # a matplotlib Figure
         """Draw the state at `position` (clipped to the valid range) and return the figure."""
         with self._lock:
             return self._draw(position)
 
-    def _draw(self, position: int | None):  # noqa: ANN202
-        from matplotlib.patches import Rectangle
+    def _draw(self, position: int | None):
 
         g = self.geometry
         if position is not None:
@@ -136,7 +153,7 @@ class ConvStepper:
             if self._view is not None:
                 render = self.fig.canvas.draw
 
-                def locked_render(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                def locked_render(*args, **kwargs):
                     with self._lock:
                         return render(*args, **kwargs)
 
@@ -180,18 +197,7 @@ class ConvStepper:
                         color="tab:red",
                     )
         if g.n_positions:
-            ax_in.add_patch(
-                Rectangle(
-                    (left - 0.5, top - 0.5),
-                    kw,
-                    kh,
-                    fill=True,
-                    alpha=0.18,
-                    facecolor="tab:red",
-                    edgecolor="tab:red",
-                    lw=2.5,
-                )
-            )
+            _highlight(ax_in, left, top, kw, kh)
         ax_in.set_xlim(-0.5, pw - 0.5)
         ax_in.set_ylim(ph - 0.5, -0.5)
         ax_in.set_title(
@@ -224,18 +230,7 @@ class ConvStepper:
             )
             if pos == self.position:
                 text = f"output[{r}, {c}] = " + arithmetic
-                ax_out.add_patch(
-                    Rectangle(
-                        (c - 0.5, r - 0.5),
-                        1,
-                        1,
-                        fill=True,
-                        alpha=0.18,
-                        facecolor="tab:red",
-                        edgecolor="tab:red",
-                        lw=2.5,
-                    )
-                )
+                _highlight(ax_out, c, r, 1, 1)
         ax_out.set_xlim(-0.5, ow - 0.5)
         ax_out.set_ylim(oh - 0.5, -0.5)
         ax_out.set_title(
@@ -250,16 +245,12 @@ class ConvStepper:
         if len(text) > 110:
             text = text[:107] + "…"
         fig.suptitle(f"stride {self.stride}, position {self.position}: {text}", fontsize=9)
-        if hasattr(fig.canvas, "_force_full"):
-            # live (ipympl): send a whole frame, not a diff against the previous one: everything
-            # is redrawn on each change, and a diff applied to another frame than the one it
-            # was computed against (quick slider moves) leaves a garbled picture.
-            fig.canvas._force_full = True
+        send_full_frame(fig.canvas)  # everything is redrawn on each change: no diff frames
         fig.canvas.draw_idle()
         return fig
 
     # --- the live widget --------------------------------------------------------------------
-    def build_widget(self):  # noqa: ANN201 - an ipywidgets.VBox
+    def build_widget(self):  # an ipywidgets.VBox
         """The live widget: sliders (position, stride, padding), a play button, the figure."""
         import ipywidgets as widgets
 
@@ -292,10 +283,10 @@ class ConvStepper:
         for s in (pos, stride, padding):
             s.add_class(f"{STEPPER_CSS_CLASS}-{s.description}")
 
-        def on_position(change):  # noqa: ANN001
+        def on_position(change):
             self.draw(change["new"])
 
-        def on_geometry(change):  # noqa: ANN001
+        def on_geometry(change):
             self.stride, self.padding = stride.value, padding.value
             n = max(self.geometry.n_positions - 1, 0)
             pos.max = play.max = n

@@ -76,7 +76,14 @@ def quadratic(kappa: float = 10.0, angle: float = 0.0, lam_min: float = 1.0) -> 
         return np.broadcast_to(A, w.shape[:-1] + (2, 2)).copy()
 
     return Surface(
-        f"quadratic (κ = {kappa:g})", f, grad, hess, (-5, 5), (-5, 5), (-4.0, 3.0), ((0.0, 0.0),),
+        f"quadratic (κ = {kappa:g})",
+        f,
+        grad,
+        hess,
+        (-5, 5),
+        (-5, 5),
+        (-4.0, 3.0),
+        ((0.0, 0.0),),
         note="½ wᵀAw: an ellipse bowl whose condition number κ = λmax/λmin sets how GD crawls.",
         params={"A": A, "kappa": kappa},
     )
@@ -86,8 +93,17 @@ def _bowl() -> Surface:
     f = lambda w: 0.1 * _xy(w)[0] ** 2 + 2.0 * _xy(w)[1] ** 2  # noqa: E731
     g = lambda w: _stack(0.2 * _xy(w)[0], 4.0 * _xy(w)[1])  # noqa: E731
     h = lambda w: _hess(0.2 + 0 * _xy(w)[0], 0 * _xy(w)[0], 4.0 + 0 * _xy(w)[0])  # noqa: E731
-    return Surface("ill-conditioned bowl", f, g, h, (-6, 6), (-3, 3), (-5.0, -2.0), ((0.0, 0.0),),
-                   note="0.1·x² + 2·y²: κ = 20, the classic zig-zag.")
+    return Surface(
+        "ill-conditioned bowl",
+        f,
+        g,
+        h,
+        (-6, 6),
+        (-3, 3),
+        (-5.0, -2.0),
+        ((0.0, 0.0),),
+        note="0.1·x² + 2·y²: κ = 20, the classic zig-zag.",
+    )
 
 
 def _rosenbrock(a: float = 1.0, b: float = 100.0) -> Surface:
@@ -103,16 +119,34 @@ def _rosenbrock(a: float = 1.0, b: float = 100.0) -> Surface:
         x, y = _xy(w)
         return _hess(2 - 4 * b * (y - 3 * x**2), -4 * b * x, 2 * b + 0 * x)
 
-    return Surface("rosenbrock", f, g, h, (-2, 2), (-1, 3), (-1.5, 2.5), ((a, a * a),), log_levels=True,
-                   note="The banana: a curved valley with a flat floor.")
+    return Surface(
+        "rosenbrock",
+        f,
+        g,
+        h,
+        (-2, 2),
+        (-1, 3),
+        (-1.5, 2.5),
+        ((a, a * a),),
+        log_levels=True,
+        note="The banana: a curved valley with a flat floor.",
+    )
 
 
 def _saddle() -> Surface:
     f = lambda w: _xy(w)[0] ** 2 - _xy(w)[1] ** 2  # noqa: E731
     g = lambda w: _stack(2 * _xy(w)[0], -2 * _xy(w)[1])  # noqa: E731
     h = lambda w: _hess(2 + 0 * _xy(w)[0], 0 * _xy(w)[0], -2 + 0 * _xy(w)[0])  # noqa: E731
-    return Surface("saddle", f, g, h, (-2, 2), (-2, 2), (1.5, 0.0),
-                   note="x² − y²: a minimum along x, a maximum along y.")
+    return Surface(
+        "saddle",
+        f,
+        g,
+        h,
+        (-2, 2),
+        (-2, 2),
+        (1.5, 0.0),
+        note="x² − y²: a minimum along x, a maximum along y.",
+    )
 
 
 def _monkey() -> Surface:
@@ -126,8 +160,16 @@ def _monkey() -> Surface:
         x, y = _xy(w)
         return _hess(6 * x, -6 * y, -6 * x)
 
-    return Surface("monkey saddle", f, g, h, (-1.5, 1.5), (-1.5, 1.5), (1.0, 0.0),
-                   note="x³ − 3xy²: three valleys meet; the Hessian at 0 is zero (degenerate).")
+    return Surface(
+        "monkey saddle",
+        f,
+        g,
+        h,
+        (-1.5, 1.5),
+        (-1.5, 1.5),
+        (1.0, 0.0),
+        note="x³ − 3xy²: three valleys meet; the Hessian at 0 is zero (degenerate).",
+    )
 
 
 def _himmelblau() -> Surface:
@@ -145,8 +187,18 @@ def _himmelblau() -> Surface:
         return _hess(12 * x**2 + 4 * y - 42, 4 * x + 4 * y, 4 * x + 12 * y**2 - 26)
 
     mins = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
-    return Surface("himmelblau", f, g, h, (-5, 5), (-5, 5), (0.0, 0.0), mins, log_levels=True,
-                   note="Four minima of equal height: where GD ends depends on where it starts.")
+    return Surface(
+        "himmelblau",
+        f,
+        g,
+        h,
+        (-5, 5),
+        (-5, 5),
+        (0.0, 0.0),
+        mins,
+        log_levels=True,
+        note="Four minima of equal height: where GD ends depends on where it starts.",
+    )
 
 
 def _beale() -> Surface:
@@ -180,8 +232,18 @@ def _beale() -> Surface:
             hyy = hyy + 2 * (ry * ry + r * ryy)
         return _hess(hxx, hxy, hyy)
 
-    return Surface("beale", f, g, h, (-4.5, 4.5), (-4.5, 4.5), (1.0, 1.5), ((3.0, 0.5),), log_levels=True,
-                   note="Flat plateaus and sharp ridges around one minimum at (3, 0.5).")
+    return Surface(
+        "beale",
+        f,
+        g,
+        h,
+        (-4.5, 4.5),
+        (-4.5, 4.5),
+        (1.0, 1.5),
+        ((3.0, 0.5),),
+        log_levels=True,
+        note="Flat plateaus and sharp ridges around one minimum at (3, 0.5).",
+    )
 
 
 def _sig(z: Array) -> Array:
@@ -207,8 +269,16 @@ def _pathological() -> Surface:
         s = _sig(y)
         return _hess(2 * (1 - t**2) * (1 - 3 * t**2), 0 * x, s * (1 - s) * (1 - 2 * s))
 
-    return Surface("pathological curvature", f, g, h, (-2, 2), (-10, 5), (-1.5, 4.0),
-                   note="A steep, narrow ravine in x while y slopes gently downhill (UvA tutorial 4).")
+    return Surface(
+        "pathological curvature",
+        f,
+        g,
+        h,
+        (-2, 2),
+        (-10, 5),
+        (-1.5, 4.0),
+        note="A steep, narrow ravine in x while y slopes gently downhill (UvA tutorial 4).",
+    )
 
 
 def _steep(sigma: float = 0.5) -> Surface:
@@ -229,8 +299,17 @@ def _steep(sigma: float = 0.5) -> Surface:
         s2 = sigma**2
         return _hess(v * (x * x / s2 - 1) / s2, v * x * y / s2**2, v * (y * y / s2 - 1) / s2)
 
-    return Surface("steep optimum", f, g, h, (-2, 2), (-2, 2), (0.9, 0.7), ((0.0, 0.0),),
-                   note="Flat almost everywhere, one narrow well: big steps jump out of it.")
+    return Surface(
+        "steep optimum",
+        f,
+        g,
+        h,
+        (-2, 2),
+        (-2, 2),
+        (0.9, 0.7),
+        ((0.0, 0.0),),
+        note="Flat almost everywhere, one narrow well: big steps jump out of it.",
+    )
 
 
 def _plateau() -> Surface:
@@ -252,8 +331,16 @@ def _plateau() -> Surface:
         d2 = s * (1 - s) * (1 - 2 * s)
         return _hess(-d2 + 0.002, -0.5 * d2, -0.25 * d2 + 0.002)
 
-    return Surface("plateau", f, g, h, (-12, 12), (-12, 12), (-9.0, -6.0),
-                   note="1 − σ(x + y/2 − 1): far from the step, σ saturates and the slope vanishes.")
+    return Surface(
+        "plateau",
+        f,
+        g,
+        h,
+        (-12, 12),
+        (-12, 12),
+        (-9.0, -6.0),
+        note="1 − σ(x + y/2 − 1): far from the step, σ saturates and the slope vanishes.",
+    )
 
 
 SURFACES: dict[str, Surface] = {
@@ -280,7 +367,9 @@ def get_surface(name: str, **params: float) -> Surface:
         raise KeyError(f"unknown surface {name!r}; choose from {', '.join(SURFACES)}") from None
 
 
-def _pointwise(fn: Callable[[Array], object], out_shape: tuple[int, ...]) -> Callable[[Array], Array]:
+def _pointwise(
+    fn: Callable[[Array], object], out_shape: tuple[int, ...]
+) -> Callable[[Array], Array]:
     """Lift a function of one point (2,) to points (..., 2) by calling it point by point."""
 
     def lifted(w: Array) -> Array:

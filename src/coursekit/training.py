@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .devices import DEVICE_CHOICES, available_devices, pick_device
-from .interactive import live_figure
+from .interactive import live_figure, push_frame
 
 __all__ = [
     "History",
@@ -206,7 +206,10 @@ class LivePlot:
         (self.acc_line,) = self.ax_acc.plot([], [], "o-", color="C2")
         # A log axis needs positive limits before any data arrives (a live canvas draws at once).
         self.ax_loss.set(
-            xlabel="epoch", ylabel="cross-entropy", xlim=(0.5, max(epochs, 1) + 0.5), ylim=(0.01, 3.0)
+            xlabel="epoch",
+            ylabel="cross-entropy",
+            xlim=(0.5, max(epochs, 1) + 0.5),
+            ylim=(0.01, 3.0),
         )
         self.ax_loss.set_yscale("log")
         self.ax_loss.legend(loc="upper right", fontsize=8)
@@ -222,6 +225,7 @@ class LivePlot:
             from IPython.display import display
 
             display(self.view)
+            push_frame(self.fig.canvas)  # the empty axes at once, before the first epoch
 
     def update(self, h: History) -> None:
         self.train_line.set_data(h.epoch, h.train_loss)
@@ -235,7 +239,7 @@ class LivePlot:
             self.ax_acc.set_ylim(min(min(acc) - 0.5, 98.0), 100.0)
             self.acc_text.set_text(f"{acc[-1]:.2f} %")
         if self.view is not None:
-            self.fig.canvas.draw_idle()
+            push_frame(self.fig.canvas)  # the training cell is still running: push, don't wait
 
     def show(self) -> None:
         """Headless: display the final frame once (live, the canvas is already on screen)."""
@@ -392,7 +396,7 @@ def _as_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _figure(figsize: tuple[float, float]):  # noqa: ANN202
+def _figure(figsize: tuple[float, float]):
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=figsize)
@@ -407,7 +411,7 @@ def show_digits(
     cols: int = 16,
     title: str = "",
     class_names: Sequence[str] | None = None,
-):  # noqa: ANN201
+):
     """A grid of the first `n` images ((N, H, W) or (N, 1, H, W)); the label above each,
     in red "label→prediction" when a prediction is given and wrong. Returns the figure."""
     imgs = _as_numpy(images)[:n]
@@ -452,7 +456,7 @@ def confusion_matrix(predictions: Any, labels: Any, num_classes: int = 10) -> np
 
 def plot_confusion(
     counts: np.ndarray, *, title: str = "", class_names: Sequence[str] | None = None
-):  # noqa: ANN201
+):
     """The confusion matrix on a log colour scale, with the off-diagonal counts written in."""
     from matplotlib.colors import LogNorm
 
@@ -484,7 +488,7 @@ def plot_confusion(
     return fig
 
 
-def show_misclassified(images: Any, labels: Any, predictions: Any, *, n: int = 32, **kwargs: Any):  # noqa: ANN201
+def show_misclassified(images: Any, labels: Any, predictions: Any, *, n: int = 32, **kwargs: Any):
     """The first `n` images whose prediction is wrong, titled "true→predicted"."""
     lab = _as_numpy(labels)
     pred = _as_numpy(predictions)
@@ -494,7 +498,7 @@ def show_misclassified(images: Any, labels: Any, predictions: Any, *, n: int = 3
     return show_digits(imgs, lab[wrong], predictions=pred[wrong], n=n, **kwargs)
 
 
-def show_filters(weight: Any, *, title: str = "conv1 filters"):  # noqa: ANN201
+def show_filters(weight: Any, *, title: str = "conv1 filters"):
     """The kernels of a convolution layer (out, in, kh, kw), input channel 0, each on its own
     symmetric colour scale (red positive, blue negative)."""
     w = _as_numpy(weight)
@@ -542,7 +546,7 @@ def feature_maps(
     return out
 
 
-def show_feature_maps(maps: Mapping[str, torch.Tensor], *, max_channels: int = 16):  # noqa: ANN201
+def show_feature_maps(maps: Mapping[str, torch.Tensor], *, max_channels: int = 16):
     """One row per layer: the channels of 3-D maps as images; 1-D outputs as a bar strip."""
     rows = list(maps.items())
     fig = _figure((12, 1.05 * len(rows) + 0.3))

@@ -40,16 +40,35 @@ def _answer_of(test: str) -> str:
     return "answer_" + test.removeprefix("test_")
 
 
-def mistake(test: str, what: str, source: str, *words: str, answer: str | None = None,
-            hidden: bool = False, extra: Mapping[str, str] | None = None) -> Case:
+def mistake(
+    test: str,
+    what: str,
+    source: str,
+    *words: str,
+    answer: str | None = None,
+    hidden: bool = False,
+    extra: Mapping[str, str] | None = None,
+) -> Case:
     """A wrong answer for `test`'s exercise: it must fail with a message containing `words`."""
     if not words:
         raise ValueError(f"{test}: {what}: a mistake needs the words its message must contain")
-    return Case(test, what, {answer or _answer_of(test): source, **(extra or {})}, False,
-                tuple(words), hidden)
+    return Case(
+        test,
+        what,
+        {answer or _answer_of(test): source, **(extra or {})},
+        False,
+        tuple(words),
+        hidden,
+    )
 
 
-def alternative(test: str, what: str, source: str, *, answer: str | None = None,
-                extra: Mapping[str, str] | None = None) -> Case:
+def alternative(
+    test: str,
+    what: str,
+    source: str,
+    *,
+    answer: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Case:
     """A different correct answer for `test`'s exercise: it must get full marks."""
     return Case(test, what, {answer or _answer_of(test): source, **(extra or {})}, True)

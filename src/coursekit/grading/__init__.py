@@ -20,7 +20,7 @@ The pipeline, one module a stage (STYLE.md: small named steps):
 __all__ = ["autograde", "GradingError", "ClassResult", "ExerciseResult", "SubmissionResult"]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy: the sandboxed runner imports this package too
+def __getattr__(name: str):  # lazy: the sandboxed runner imports this package too
     if name in ("autograde", "GradingError"):
         from . import pipeline
 

@@ -8,13 +8,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CoursekitError
+
 __all__ = ["Job", "CollectError", "collect"]
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
 
-class CollectError(ValueError):
+class CollectError(CoursekitError):
     """The submissions as a whole can't be read (message for the instructor)."""
 
 
@@ -32,7 +34,9 @@ class Job:
 
 def _check_id(value: str, what: str, origin: str) -> str:
     if not _ID.match(value) or value in (".", ".."):
-        raise CollectError(f"{origin}: {what} {value!r} is not a valid id (letters, digits, _ . @ + -)")
+        raise CollectError(
+            f"{origin}: {what} {value!r} is not a valid id (letters, digits, _ . @ + -)"
+        )
     return value
 
 
@@ -62,15 +66,21 @@ def collect(path: Path, assignments: list[str], zip_pattern: str) -> tuple[list[
     for job in jobs:
         key = (job.student_id, job.assignment)
         if key in seen:
-            raise CollectError(f"two submissions for {key[0]} / {key[1]}: {seen[key]} and {job.origin}")
+            raise CollectError(
+                f"two submissions for {key[0]} / {key[1]}: {seen[key]} and {job.origin}"
+            )
         seen[key] = job.origin
     return sorted(jobs, key=lambda j: (j.assignment, j.student_id)), warnings
 
 
 def _from_folder(root: Path, assignments: list[str]) -> tuple[list[Job], list[str]]:
     jobs, warnings = [], []
-    for student_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for adir in sorted(p for p in student_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for student_dir in sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    ):
+        for adir in sorted(
+            p for p in student_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        ):
             if adir.name not in assignments:
                 warnings.append(f"{adir}: not an assignment of this course")
                 continue
@@ -101,14 +111,18 @@ def _from_zip(path: Path, assignments: list[str], pattern: str) -> tuple[list[Jo
                     continue
                 m = rx.match(name)
                 if not m:
-                    warnings.append(f"{name}: does not match the pattern <student_id>_<assignment>.ipynb")
+                    warnings.append(
+                        f"{name}: does not match the pattern <student_id>_<assignment>.ipynb"
+                    )
                     continue
                 assignment = m.group("assignment")
                 if assignment not in assignments:
                     warnings.append(f"{name}: {assignment!r} is not an assignment of this course")
                     continue
                 if info.file_size > MAX_NOTEBOOK_BYTES:
-                    warnings.append(f"{name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MB, skipped")
+                    warnings.append(
+                        f"{name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MB, skipped"
+                    )
                     continue
                 student = _check_id(m.group("student"), "student id", name)
                 jobs.append(Job(student, assignment, zf.read(info), f"{path}:{name}"))

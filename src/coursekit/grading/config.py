@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
-from dataclasses import dataclass, field, replace
+import tomllib
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import tomllib
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from ..notebooks import course_root
+from ..errors import CoursekitError
+from ..notebooks import ASSIGNMENTS, course_root
 
-__all__ = ["Limits", "Settings", "load_settings", "nbgrader_config", "normalize_db_url"]
+__all__ = [
+    "Limits",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "nbgrader_config",
+    "normalize_db_url",
+]
+
+
+class SettingsError(CoursekitError):
+    """autograder/grading.toml can't be used (a syntax error, an unknown key, a wrong type)."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one notebook in the sandbox (autograder/grading.toml, [limits])."""
+    """Resource limits for one notebook in the sandbox (autograder/grading.toml, [limits]).
+    The defaults are the shipped grading.toml's (tests/test_settings.py keeps them equal)."""
 
-    cell_timeout_s: float = 60.0
+    cell_timeout_s: float = 30.0
     notebook_timeout_s: float = 300.0
     memory_mb: int = 2048
     max_processes: int = 64
@@ -29,33 +43,90 @@ class Limits:
     cpu_threads: int = 1
 
 
+DEFAULT_ZIP_PATTERN = r"^(?:.*/)?(?P<student>[^/]+?)_(?P<assignment>\d\d_[a-z0-9_]+)\.ipynb$"
+
+
 @dataclass(frozen=True)
 class Settings:
     root: Path
     limits: Limits = field(default_factory=Limits)
-    per_assignment: dict[str, dict] = field(default_factory=dict)
-    zip_pattern: str = r"^(?:.*/)?(?P<student>[^/]+?)_(?P<assignment>\d\d_[a-z0-9_]+)\.ipynb$"
+    per_assignment: dict[str, dict[str, float]] = field(default_factory=dict)  # name → overrides
+    zip_pattern: str = DEFAULT_ZIP_PATTERN
 
     def limits_for(self, assignment: str) -> Limits:
-        extra = self.per_assignment.get(assignment, {})
-        known = {k: v for k, v in extra.items() if k in Limits.__dataclass_fields__}
-        return replace(self.limits, **known)
+        """The limits for one assignment: [limits], then its [assignments.<name>] table."""
+        return replace(self.limits, **self.per_assignment.get(assignment, {}))
+
+
+_LIMIT_TYPES = {
+    f.name: (float, int) if f.type in ("float", float) else (int,) for f in fields(Limits)
+}
+
+
+def _limits(table: object, where: str, path: Path) -> dict[str, float]:
+    """A table of limits, checked: known keys, positive numbers."""
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [{where}] must be a table of limits")
+    for key, value in table.items():
+        if key not in _LIMIT_TYPES:
+            raise SettingsError(
+                f"{path}: unknown setting {key!r} in [{where}] (known: {', '.join(_LIMIT_TYPES)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, _LIMIT_TYPES[key]) or value <= 0:
+            raise SettingsError(f"{path}: [{where}] {key} must be a positive number, not {value!r}")
+    return dict(table)
 
 
 def load_settings(root: Path | None = None) -> Settings:
+    """The course's grading settings from autograder/grading.toml (defaults when it is missing).
+    Every key is checked: a typo is a SettingsError naming the key and the file."""
     root = Path(root) if root else course_root()
     path = root / "autograder" / "grading.toml"
     data: dict = {}
     if path.is_file():
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    limits = data.get("limits", {})
-    unknown = set(limits) - set(Limits.__dataclass_fields__)
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"limits", "collect", "assignments"})
     if unknown:
-        raise ValueError(f"{path}: unknown [limits] settings {sorted(unknown)}")
-    settings = Settings(root=root, limits=Limits(**limits), per_assignment=data.get("assignments", {}))
-    pattern = data.get("collect", {}).get("zip_pattern")
-    return replace(settings, zip_pattern=pattern) if pattern else settings
+        raise SettingsError(
+            f"{path}: unknown section [{unknown[0]}] (known: [limits], [collect], "
+            "[assignments.<name>])"
+        )
+    limits = Limits(**_limits(data.get("limits", {}), "limits", path))
+    collect = data.get("collect", {})
+    if not isinstance(collect, dict) or set(collect) - {"zip_pattern"}:
+        bad = (
+            sorted(set(collect) - {"zip_pattern"})
+            if isinstance(collect, dict)
+            else ["(not a table)"]
+        )
+        raise SettingsError(f"{path}: unknown setting {bad[0]!r} in [collect] (known: zip_pattern)")
+    pattern = collect.get("zip_pattern", DEFAULT_ZIP_PATTERN)
+    try:
+        rx = re.compile(pattern)
+    except (re.error, TypeError) as exc:
+        raise SettingsError(
+            f"{path}: [collect] zip_pattern is not a regular expression ({exc})"
+        ) from None
+    if not {"student", "assignment"} <= set(rx.groupindex):
+        raise SettingsError(
+            f"{path}: [collect] zip_pattern needs the groups (?P<student>…) and (?P<assignment>…)"
+        )
+    per = data.get("assignments", {})
+    if not isinstance(per, dict):
+        raise SettingsError(f"{path}: [assignments] must hold one table per assignment")
+    per_assignment = {}
+    for name, table in per.items():
+        if name not in ASSIGNMENTS:
+            raise SettingsError(
+                f"{path}: [assignments.{name}] is not an assignment of this course "
+                f"(known: {', '.join(ASSIGNMENTS)})"
+            )
+        per_assignment[name] = _limits(table, f"assignments.{name}", path)
+    return Settings(root=root, limits=limits, per_assignment=per_assignment, zip_pattern=pattern)
 
 
 def normalize_db_url(url: str) -> str:
@@ -64,8 +135,11 @@ def normalize_db_url(url: str) -> str:
     if url.startswith("postgresql://"):
         import importlib.util
 
-        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+        if (
+            importlib.util.find_spec("psycopg") is None
+            and importlib.util.find_spec("psycopg2") is not None
+        ):
+            return "postgresql+psycopg2://" + url[len("postgresql://") :]
     return url
 
 

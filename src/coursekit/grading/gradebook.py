@@ -46,9 +46,13 @@ def record(result: SubmissionResult, db_url: str) -> None:
             gb.add_submission(result.assignment, result.student_id)
         for ex in result.exercises:
             try:
-                grade = gb.find_grade(ex.grade_id, result.assignment, result.assignment, result.student_id)
+                grade = gb.find_grade(
+                    ex.grade_id, result.assignment, result.assignment, result.student_id
+                )
             except MissingEntry:
                 continue
             grade.auto_score = float(ex.score)
-            grade.needs_manual_grade = False
+            # as nbgrader's SaveAutoGrades: a grade an instructor already scored by hand stays
+            # up for review (the manual score is kept and still counts)
+            grade.needs_manual_grade = grade.manual_score is not None
         gb.db.commit()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..notebooks import nbgrader_meta
+from .assignment import Assignment, TestSpec, cell_text
 
 __all__ = ["Plan", "PlanCell", "NotebookUnreadable", "plan_submission", "read_notebook"]
 
@@ -34,6 +34,7 @@ class PlanCell:
     points: float = 0.0
     origin: str = "original"  # "original" (from the release), "student" (answer or added cell)
     flags: list[str] = field(default_factory=list)
+    test: TestSpec | None = None  # for a test: the full test the grader runs
 
 
 @dataclass
@@ -45,12 +46,6 @@ class Plan:
     @property
     def tests(self) -> list[PlanCell]:
         return [c for c in self.cells if c.kind == "test"]
-
-
-def _text(source: Any) -> str:
-    if isinstance(source, list):
-        return "".join(str(s) for s in source)
-    return source if isinstance(source, str) else ""
 
 
 def _norm(source: str) -> str:
@@ -66,16 +61,18 @@ def read_notebook(raw: bytes) -> dict:
     except UnicodeDecodeError:
         raise NotebookUnreadable("the file is not text (is it really a .ipynb notebook?)") from None
     except json.JSONDecodeError as exc:
-        raise NotebookUnreadable(f"the file is not valid notebook JSON (line {exc.lineno}: {exc.msg})") from None
+        raise NotebookUnreadable(
+            f"the file is not valid notebook JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookUnreadable("the file is JSON but not a notebook (no list of cells)")
     nb["cells"] = [c for c in nb["cells"] if isinstance(c, dict)]
     return nb
 
 
-def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
-    """Rebuild the notebook to grade from `release` and the student's `submission`."""
-    original = [c for c in release.get("cells", [])]
+def plan_submission(submission: dict, assignment: Assignment) -> Plan:
+    """Rebuild the notebook to grade from the assignment's release and the student's `submission`."""
+    original = list(assignment.release.get("cells", []))
     orig_by_id: dict[str, dict] = {}
     for c in original:
         gid = nbgrader_meta(c).get("grade_id")
@@ -108,31 +105,45 @@ def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
             if ometa.get("solution") or ometa.get("grade"):
                 matched += 1
             if gid in seen:
-                flag(gid, f"cell {gid!r} appears more than once (duplicated); the first copy was used")
+                flag(
+                    gid,
+                    f"cell {gid!r} appears more than once (duplicated); the first copy was used",
+                )
                 continue
             seen[gid] = cell
             anchor = gid
             if cell.get("cell_type") != orig.get("cell_type"):
-                flag(gid, f"cell {gid!r} was changed from {orig.get('cell_type')} to {cell.get('cell_type')}; "
-                          "the original was used")
+                flag(
+                    gid,
+                    f"cell {gid!r} was changed from {orig.get('cell_type')} to {cell.get('cell_type')}; "
+                    "the original was used",
+                )
                 continue
             if ometa.get("solution"):
                 continue  # the student's answer: theirs to change
-            changed_meta = any(meta.get(k) != ometa.get(k) for k in ("grade", "solution", "locked", "points"))
+            changed_meta = any(
+                meta.get(k) != ometa.get(k) for k in ("grade", "solution", "locked", "points")
+            )
             if changed_meta:
-                flag(gid, f"the nbgrader metadata of cell {gid!r} was changed; the original was used")
-            if _norm(_text(cell.get("source"))) != _norm(_text(orig.get("source"))):
+                flag(
+                    gid, f"the nbgrader metadata of cell {gid!r} was changed; the original was used"
+                )
+            if _norm(cell_text(cell.get("source"))) != _norm(cell_text(orig.get("source"))):
                 what = "test cell" if ometa.get("grade") else "locked cell"
                 if cell.get("cell_type") == "code" or ometa.get("grade"):
                     flag(gid, f"the {what} {gid!r} was edited; it was graded with the original")
         elif cell.get("cell_type") == "code":
             if gid is not None and gid not in orig_by_id:
                 pass  # metadata of another notebook, or made up: treat as the student's own cell
-            extras.setdefault(anchor, []).append(_text(cell.get("source")))
+            extras.setdefault(anchor, []).append(cell_text(cell.get("source")))
 
     if matched == 0 and orig_by_id:
-        return Plan([], [], error=f"this is not the {assignment} notebook: none of its cells match "
-                                  f"(was another notebook submitted under this name?)")
+        return Plan(
+            [],
+            [],
+            error=f"this is not the {assignment.name} notebook: none of its cells match "
+            f"(was another notebook submitted under this name?)",
+        )
 
     # Cells of the original that the submission lost.
     extra_norm = {_norm(s) for group in extras.values() for s in group}
@@ -145,8 +156,11 @@ def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
         if orig.get("cell_type") != "code" and not ometa.get("grade"):
             continue
         what = "test cell" if ometa.get("grade") else "locked cell"
-        if _norm(_text(orig.get("source"))) in extra_norm:
-            flag(gid, f"the nbgrader metadata of the {what} {gid!r} was stripped; it was graded with the original")
+        if _norm(cell_text(orig.get("source"))) in extra_norm:
+            flag(
+                gid,
+                f"the nbgrader metadata of the {what} {gid!r} was stripped; it was graded with the original",
+            )
         else:
             flag(gid, f"the {what} {gid!r} was deleted; it was graded with the original")
 
@@ -156,18 +170,29 @@ def plan_submission(submission: dict, release: dict, assignment: str) -> Plan:
         gid = ometa.get("grade_id") or ""
         if orig.get("cell_type") == "code":
             if ometa.get("grade") and not ometa.get("solution"):
-                cells.append(PlanCell("test", _text(orig.get("source")), gid, float(ometa.get("points") or 0),
-                                      flags=cell_flags.get(gid, [])))
+                spec = assignment.test(gid)
+                cells.append(
+                    PlanCell(
+                        "test",
+                        spec.released,
+                        gid,
+                        spec.points,
+                        flags=cell_flags.get(gid, []),
+                        test=spec,
+                    )
+                )
             elif ometa.get("solution"):
                 sub = seen.get(gid)
                 if sub is not None and sub.get("cell_type") == "code":
-                    cells.append(PlanCell("code", _text(sub.get("source")), gid, origin="student"))
+                    cells.append(
+                        PlanCell("code", cell_text(sub.get("source")), gid, origin="student")
+                    )
                 elif sub is None:
                     pass  # answer deleted: the student's code (if any) is in their own cells
                 else:
-                    cells.append(PlanCell("code", _text(orig.get("source")), gid))
+                    cells.append(PlanCell("code", cell_text(orig.get("source")), gid))
             else:
-                cells.append(PlanCell("code", _text(orig.get("source")), gid))
+                cells.append(PlanCell("code", cell_text(orig.get("source")), gid))
         if gid:
             cells += [PlanCell("code", s, origin="student") for s in extras.get(gid, [])]
     return Plan(cells, flags)

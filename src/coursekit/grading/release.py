@@ -6,14 +6,15 @@ import json
 import logging
 from pathlib import Path
 
+from ..errors import CoursekitError
 from ..notebooks import ASSIGNMENTS, source_path
 from .config import nbgrader_config
 
 __all__ = ["ReleaseError", "release"]
 
 
-class ReleaseError(RuntimeError):
-    pass
+class ReleaseError(CoursekitError):
+    """An assignment can't be released (unknown, not JSON, nbgrader refused it)."""
 
 
 def release(
@@ -55,7 +56,9 @@ def release(
     for name in names:
         result = api.generate_assignment(name, force=True, create=True)
         if not result.get("success"):
-            raise ReleaseError(f"nbgrader could not release {name}:\n{(result.get('log') or '').strip()[-2000:] or result.get('error')}")
+            raise ReleaseError(
+                f"nbgrader could not release {name}:\n{(result.get('log') or '').strip()[-2000:] or result.get('error')}"
+            )
         out = Path(coursedir.format_path(coursedir.release_directory, ".", name)) / f"{name}.ipynb"
         written.append(out)
     return written

@@ -7,10 +7,21 @@ import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["STATUSES", "ICONS", "ExerciseResult", "SubmissionResult", "ClassResult"]
+__all__ = ["STATUSES", "ICONS", "CellRecord", "ExerciseResult", "SubmissionResult", "ClassResult"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
 ICONS = {"passed": "✔", "failed": "✘", "error": "⚠", "timeout": "⏱", "missing": "?"}
+
+
+@dataclass
+class CellRecord:
+    """One code cell of the graded notebook as it ran: what ran and what it printed. For a test
+    cell `source` is the released (visible) text, never the hidden tests."""
+
+    kind: str  # "code" (ran in the sandbox) or "test" (judged by the grader)
+    source: str
+    outputs: list[dict] = field(default_factory=list)  # nbformat outputs
+    nbgrader: dict = field(default_factory=dict)  # the released cell's nbgrader metadata, if any
 
 
 @dataclass
@@ -38,7 +49,7 @@ class SubmissionResult:
     digest: str = ""  # SHA-256 of the submitted file: a re-run skips what is already graded
     feedback: str = ""  # path of the feedback HTML
     seconds: float = 0.0
-    cells: list[dict] = field(default_factory=list)  # the executed notebook's code cells' outputs
+    cells: list[CellRecord] = field(default_factory=list)  # the executed notebook's code cells
 
     @property
     def score(self) -> float:
@@ -61,7 +72,15 @@ class SubmissionResult:
     def from_dict(cls, data: dict) -> SubmissionResult:
         data = dict(data)
         data["exercises"] = [ExerciseResult(**e) for e in data.get("exercises", [])]
+        data["cells"] = [CellRecord(**c) for c in data.get("cells", [])]
         return cls(**data)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags or any(e.flags for e in self.exercises))
+
+    def all_flags(self) -> list[str]:
+        return [*self.flags, *(f for e in self.exercises for f in e.flags)]
 
 
 @dataclass
@@ -85,11 +104,13 @@ class ClassResult:
             status = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
             if s.error:
                 status = (status + "; " if status else "") + s.error.splitlines()[0][:60]
-            if s.flags or any(e.flags for e in s.exercises):
+            if s.flagged:
                 status += "  [FLAGGED]"
             rows.append((s.student_id, s.assignment, f"{s.score:g} / {s.max_score:g}", status))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+        lines = [
+            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
+        ]
         lines.insert(1, "-" * max(len(x) for x in lines))
         return "\n".join(lines)
 
@@ -104,10 +125,31 @@ class ClassResult:
     def exercises_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["student_id", "assignment", "grade_id", "score", "max_score", "status", "message", "flags"])
+        w.writerow(
+            [
+                "student_id",
+                "assignment",
+                "grade_id",
+                "score",
+                "max_score",
+                "status",
+                "message",
+                "flags",
+            ]
+        )
         for s in sorted(self.submissions, key=lambda s: (s.student_id, s.assignment)):
             for e in s.exercises:
                 flags = "; ".join([*s.flags, *e.flags])
-                w.writerow([s.student_id, s.assignment, e.grade_id, f"{e.score:g}", f"{e.max_score:g}",
-                            e.status, e.message, flags])
+                w.writerow(
+                    [
+                        s.student_id,
+                        s.assignment,
+                        e.grade_id,
+                        f"{e.score:g}",
+                        f"{e.max_score:g}",
+                        e.status,
+                        e.message,
+                        flags,
+                    ]
+                )
         return buf.getvalue()

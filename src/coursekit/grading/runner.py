@@ -23,6 +23,7 @@ from typing import Any
 
 MAX_TEXT = int(os.environ.get("COURSEKIT_OUTPUT_KB", "256")) * 1024
 MAX_IMAGES = 2 * 2**20
+BINOPS = ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod")
 
 
 class CappedText(io.TextIOBase):
@@ -42,7 +43,11 @@ class CappedText(io.TextIOBase):
         if room > 0:
             part = s[:room]
             self.kept += len(part)
-            if self.sink and self.sink[-1].get("output_type") == "stream" and self.sink[-1]["name"] == self.name:
+            if (
+                self.sink
+                and self.sink[-1].get("output_type") == "stream"
+                and self.sink[-1]["name"] == self.name
+            ):
                 self.sink[-1]["text"] += part
             else:
                 self.sink.append({"output_type": "stream", "name": self.name, "text": part})
@@ -91,7 +96,7 @@ class Watchdog:
                 interrupt()
 
     @contextlib.contextmanager
-    def armed(self, seconds: float):  # noqa: ANN201
+    def armed(self, seconds: float):
         """Nested use keeps the earlier (outer) deadline if it comes first."""
         with self._cond:
             outer = self._due
@@ -121,58 +126,10 @@ class Runner:
     # --- the IPython shell -------------------------------------------------------------------
 
     @property
-    def shell(self):  # noqa: ANN201
+    def shell(self):
         if self._shell is None:
-            self._shell = self._make_shell()
+            self._shell = make_shell(self)
         return self._shell
-
-    def _make_shell(self):  # noqa: ANN202
-        from IPython.core.displayhook import DisplayHook
-        from IPython.core.displaypub import DisplayPublisher
-        from IPython.core.interactiveshell import InteractiveShell
-
-        runner = self
-
-        class Pub(DisplayPublisher):
-            def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):  # noqa: ANN001
-                runner._display("display_data", data)
-
-            def clear_output(self, wait=False):  # noqa: ANN001
-                pass
-
-        class Hook(DisplayHook):
-            def __call__(self, result=None):  # noqa: ANN001
-                if result is None:
-                    return
-                try:
-                    data, _ = self.shell.display_formatter.format(result)
-                except Exception:  # noqa: BLE001
-                    data = {"text/plain": f"<{type(result).__name__}>"}
-                runner._display("execute_result", data)
-
-        from traitlets.config import Config
-
-        config = Config()
-        config.HistoryManager.enabled = False  # no sqlite file and no saving thread per cell
-        shell = InteractiveShell.instance(config=config, display_pub_class=Pub, displayhook_class=Hook,
-                                          colors="nocolor")
-
-        def show_tb(etype, evalue, stb):  # noqa: ANN001
-            runner.outputs.append(
-                {"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
-                 "evalue": str(evalue)[:2000], "traceback": [str(x)[:4000] for x in stb][-30:]}
-            )
-
-        shell._showtraceback = show_tb
-        shell.register_magic_function(lambda line: None, "line", "matplotlib")
-        try:
-            import matplotlib
-
-            matplotlib.use("module://matplotlib_inline.backend_inline")
-            shell.enable_matplotlib("inline")
-        except Exception:  # noqa: BLE001 - plots are optional for grading
-            pass
-        return shell
 
     def _display(self, kind: str, data: dict) -> None:
         keep = {}
@@ -201,7 +158,7 @@ class Runner:
     def timed_out(self) -> bool:
         return self.watchdog.fired
 
-    def deadline(self, seconds: float):  # noqa: ANN201
+    def deadline(self, seconds: float):
         """Interrupt the main thread (KeyboardInterrupt) after `seconds`."""
         return self.watchdog.armed(seconds)
 
@@ -212,9 +169,14 @@ class Runner:
         self.handles[hid] = obj
         try:
             text = repr(obj)
-        except Exception:  # noqa: BLE001
+        except Exception:
             text = f"<{type(obj).__name__}>"
-        return {"__ref__": hid, "type": type(obj).__name__, "repr": text[:200], "callable": callable(obj)}
+        return {
+            "__ref__": hid,
+            "type": type(obj).__name__,
+            "repr": text[:200],
+            "callable": callable(obj),
+        }
 
     def _callback(self, tag: dict) -> Any:
         if "__ref__" in tag:
@@ -244,8 +206,15 @@ class Runner:
 
     def _call_grader(self, cid: int, args: tuple, kwargs: dict) -> Any:
         bufs: list = []
-        self.chan.send({"op": "callback", "cb": cid, "args": self._enc(list(args), bufs),
-                        "kwargs": self._enc(dict(kwargs), bufs)}, bufs)
+        self.chan.send(
+            {
+                "op": "callback",
+                "cb": cid,
+                "args": self._enc(list(args), bufs),
+                "kwargs": self._enc(dict(kwargs), bufs),
+            },
+            bufs,
+        )
         while True:
             msg, bufs = self.chan.recv()
             if msg.get("op") == "cbreturn":
@@ -271,12 +240,16 @@ class Runner:
                 self.op_exec(msg)
             elif op == "lookup":
                 self.op_lookup(msg)
-            elif op in ("call", "getattr", "getitem", "len"):
+            elif op in ("call", "getattr", "getitem", "len", "binop", "neg"):
                 self.op_object(msg, bufs)
             else:
-                self.chan.send({"op": "error", "ename": "ProtocolError", "evalue": f"unknown op {op!r}"})
+                self.chan.send(
+                    {"op": "error", "ename": "ProtocolError", "evalue": f"unknown op {op!r}"}
+                )
         except KeyboardInterrupt:
-            self.chan.send({"op": "error", "ename": "TimeoutError", "evalue": "interrupted", "timeout": True})
+            self.chan.send(
+                {"op": "error", "ename": "TimeoutError", "evalue": "interrupted", "timeout": True}
+            )
 
     def op_exec(self, msg: dict) -> None:
         self.outputs = []
@@ -299,10 +272,19 @@ class Runner:
             sys.stdout, sys.stderr = old
         for stream in (out, err):
             if stream.dropped:
-                self.outputs.append({"output_type": "stream", "name": "stderr",
-                                     "text": f"\n[{stream.dropped} more characters of output were cut]\n"})
+                self.outputs.append(
+                    {
+                        "output_type": "stream",
+                        "name": "stderr",
+                        "text": f"\n[{stream.dropped} more characters of output were cut]\n",
+                    }
+                )
         if error and error["ename"] == "KeyboardInterrupt" and self.timed_out:
-            error = {"ename": "TimeoutError", "evalue": f"the cell ran longer than {timeout:g} s", "timeout": True}
+            error = {
+                "ename": "TimeoutError",
+                "evalue": f"the cell ran longer than {timeout:g} s",
+                "timeout": True,
+            }
         self.chan.send({"op": "done", "outputs": self.outputs, "error": error})
 
     def op_lookup(self, msg: dict) -> None:
@@ -315,7 +297,31 @@ class Runner:
                 values[name] = self._enc(ns[name], bufs)
             else:
                 values[name] = {"__missing__": True}
-        self.chan.send({"op": "result", "value": {"__dict__": [[k, v] for k, v in values.items()]}}, bufs)
+        self.chan.send(
+            {"op": "result", "value": {"__dict__": [[k, v] for k, v in values.items()]}}, bufs
+        )
+
+    @staticmethod
+    def _traced(msg: dict, fn: Any) -> tuple[Any, Any]:
+        """fn(), traced when the grader asked for it: (value, trace or None)."""
+        if not msg.get("trace"):
+            return fn(), None
+        from ..checks import Trace, local_trace
+
+        trace = Trace()
+        with local_trace(trace):
+            value = fn()
+        return value, trace
+
+    def _binop(self, target: Any, msg: dict, bufs: list) -> Any:
+        import operator
+
+        name = str(msg.get("name"))
+        if name not in BINOPS:
+            raise TypeError(f"unknown operator {name!r}")
+        other = self._dec(msg.get("key"), bufs)
+        fn = getattr(operator, name)
+        return fn(other, target) if msg.get("reflected") else fn(target, other)
 
     def op_object(self, msg: dict, bufs: list) -> None:
         op = msg["op"]
@@ -334,18 +340,15 @@ class Runner:
                 if op == "call":
                     args = self._dec(msg.get("args", []), bufs)
                     kwargs = self._dec(msg.get("kwargs", {"__dict__": []}), bufs)
-                    if msg.get("trace"):
-                        from ..checks import Trace, _local_trace
-
-                        trace = Trace()
-                        with _local_trace(trace):
-                            value = target(*args, **kwargs)
-                    else:
-                        value = target(*args, **kwargs)
+                    value, trace = self._traced(msg, lambda: target(*args, **kwargs))
                 elif op == "getattr":
                     value = getattr(target, str(msg.get("name")))
                 elif op == "getitem":
                     value = target[self._dec(msg.get("key"), bufs)]
+                elif op == "binop":
+                    value, trace = self._traced(msg, lambda: self._binop(target, msg, bufs))
+                elif op == "neg":
+                    value = -target
                 else:
                     value = len(target)
             out: list = []
@@ -357,19 +360,87 @@ class Runner:
         except KeyboardInterrupt:
             sys.stdout, sys.stderr = old
             if self.timed_out:
-                self.chan.send({"op": "error", "ename": "TimeoutError", "timeout": True,
-                                "evalue": f"did not finish within {timeout:g} s"})
+                self.chan.send(
+                    {
+                        "op": "error",
+                        "ename": "TimeoutError",
+                        "timeout": True,
+                        "evalue": f"did not finish within {timeout:g} s",
+                    }
+                )
             else:
                 self.chan.send({"op": "error", "ename": "KeyboardInterrupt", "evalue": ""})
-        except BaseException as exc:  # noqa: BLE001 - the student's exception, reported as data
+        except BaseException as exc:  # the student's exception, reported as data
             sys.stdout, sys.stderr = old
             if isinstance(exc, SystemExit):
                 pass
             tb = traceback.TracebackException.from_exception(exc)
-            frames = [f for f in tb.stack if "coursekit/grading" not in f.filename.replace(os.sep, "/")]
+            frames = [
+                f for f in tb.stack if "coursekit/grading" not in f.filename.replace(os.sep, "/")
+            ]
             lines = traceback.StackSummary.from_list(frames).format()[-6:]
-            self.chan.send({"op": "error", "ename": type(exc).__name__, "evalue": str(exc)[:1000],
-                            "traceback": [str(x)[:2000] for x in lines]})
+            self.chan.send(
+                {
+                    "op": "error",
+                    "ename": type(exc).__name__,
+                    "evalue": str(exc)[:1000],
+                    "traceback": [str(x)[:2000] for x in lines],
+                }
+            )
+
+
+def make_shell(runner: Runner) -> Any:
+    """The IPython shell that runs the student's cells: its displays and tracebacks go into
+    `runner`'s outputs (text and PNG only), no history, inline matplotlib."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Pub(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+            runner._display("display_data", data)
+
+        def clear_output(self, wait=False):
+            pass
+
+    class Hook(DisplayHook):
+        def __call__(self, result=None):
+            if result is None:
+                return
+            try:
+                data, _ = self.shell.display_formatter.format(result)
+            except Exception:
+                data = {"text/plain": f"<{type(result).__name__}>"}
+            runner._display("execute_result", data)
+
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no sqlite file and no saving thread per cell
+    shell = InteractiveShell.instance(
+        config=config, display_pub_class=Pub, displayhook_class=Hook, colors="nocolor"
+    )
+
+    def show_tb(etype, evalue, stb):
+        runner.outputs.append(
+            {
+                "output_type": "error",
+                "ename": getattr(etype, "__name__", "Error"),
+                "evalue": str(evalue)[:2000],
+                "traceback": [str(x)[:4000] for x in stb][-30:],
+            }
+        )
+
+    shell._showtraceback = show_tb
+    shell.register_magic_function(lambda line: None, "line", "matplotlib")
+    try:
+        import matplotlib
+
+        matplotlib.use("module://matplotlib_inline.backend_inline")
+        shell.enable_matplotlib("inline")
+    except Exception:  # plots are optional for grading
+        pass
+    return shell
 
 
 def main() -> None:
@@ -389,7 +460,7 @@ def main() -> None:
     runner = Runner(rfd2, wfd2)
     try:
         runner.serve()
-    except Exception:  # noqa: BLE001 - the channel broke: note why in the kernel's log
+    except Exception:  # the channel broke: note why in the kernel's log
         traceback.print_exc(file=sys.__stderr__)
     finally:
         os._exit(0)

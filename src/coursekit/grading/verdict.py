@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
-import io
 from dataclasses import dataclass
 
-from ..checks import CheckFailed, Trace, hidden_mode, set_remote_tracer
-from ..notebooks import split_hidden
-from .sandbox import MISSING, Kernel, KernelDied, RemoteError
+from ..checks import CheckFailed, reset_remote_tracer, set_remote_tracer
+from .assignment import TestSpec
+from .kernel import MISSING, Kernel, KernelDied, RemoteError
+from .testcell import run_test_cell
 
 __all__ = ["Verdict", "free_names", "evaluate_test"]
 
@@ -68,81 +67,63 @@ def free_names(source: str) -> list[str]:
     return out
 
 
-class _RemoteTracer:
-    """checks.trace_calls() in the grader: trace the proxied calls inside the sandbox."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-
-    @contextlib.contextmanager
-    def __call__(self, trace: Trace):  # noqa: ANN204
-        self.kernel.tracer_stack.append(trace)
-        try:
-            yield
-        finally:
-            self.kernel.tracer_stack.remove(trace)
-
-
 def _describe_remote(exc: RemoteError, hidden: bool) -> tuple[str, str]:
     who = f"`{exc.name}`" if exc.name else "your code"
     if exc.timeout:
         return "timeout", f"{who} did not finish within the time limit (an endless loop?)"
     if exc.ename == "NotImplementedError":
-        return "error", f"{who} is not implemented yet (it raises NotImplementedError)"
+        return "error", f"{who} is not written yet (it still raises NotImplementedError)"
     if hidden:
         return "error", f"{who} raised {exc.ename} on a hidden test's input"
     tb = "".join(exc.traceback[-3:]).rstrip()
     return "error", f"{who} raised {exc.ename}: {exc.evalue}" + (f"\n{tb}" if tb else "")
 
 
-def evaluate_test(kernel: Kernel, source: str, grade_id: str) -> Verdict:
+def _judge(error: Exception, hidden: bool) -> tuple[str, str]:
+    """(status, message) for what a test cell raised, in its visible or its hidden part."""
+    if isinstance(error, KernelDied):
+        return "error", f"your notebook's kernel stopped while this was tested: {error}"
+    if isinstance(error, RemoteError):
+        return _describe_remote(error, hidden)
+    if isinstance(error, CheckFailed):
+        text = str(error) or "a check failed"
+        return "failed", f"a hidden test failed: {text}" if hidden else text
+    if isinstance(error, AssertionError):
+        return "failed", "a hidden test failed" if hidden else (
+            str(error) or "a visible check failed (assert)"
+        )
+    # anything else the student's results provoked in the test code
+    if hidden:
+        return "failed", f"a hidden test failed ({type(error).__name__})"
+    return "failed", f"{type(error).__name__}: {error}"
+
+
+def evaluate_test(kernel: Kernel, test: TestSpec) -> Verdict:
     """Run one full test cell against the student's kernel; the verdict and visible output."""
-    visible, hidden = split_hidden(source)
     try:
-        names = free_names(source)
+        names = free_names(test.source)
     except SyntaxError as exc:  # an authoring error, not the student's
-        return Verdict("error", f"the test cell {grade_id!r} has a syntax error ({exc}); tell your instructor")
+        return Verdict(
+            "error",
+            f"the test cell {test.grade_id!r} has a syntax error ({exc}); tell your instructor",
+        )
     try:
         values = kernel.lookup(names)
     except KernelDied as exc:
         return Verdict("error", f"not graded: {exc}")
     missing = [n for n, v in values.items() if v is MISSING]
     if missing:
-        return Verdict("missing", f"{', '.join(f'`{n}`' for n in missing)} is not defined in your notebook "
-                                  "(was a cell deleted or renamed, or not run?)")
-    ns = {"__builtins__": builtins, "__name__": "__coursekit_test__", **values}
-    out = io.StringIO()
-    token = set_remote_tracer(_RemoteTracer(kernel))
-    part = "visible"
+        return Verdict(
+            "missing",
+            f"{', '.join(f'`{n}`' for n in missing)} is not defined in your notebook "
+            "(was a cell deleted or renamed, or not run?)",
+        )
+    token = set_remote_tracer(kernel.tracing)
     try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(visible, f"<test {grade_id}>", "exec"), ns)  # noqa: S102 - trusted test code
-        part = "hidden"
-        if hidden.strip():
-            with contextlib.redirect_stdout(io.StringIO()), hidden_mode():
-                exec(compile(hidden, f"<hidden tests {grade_id}>", "exec"), ns)  # noqa: S102
-    except KernelDied as exc:
-        return Verdict("error", f"your notebook's kernel stopped while this was tested: {exc}", out.getvalue())
-    except RemoteError as exc:
-        status, message = _describe_remote(exc, part == "hidden")
-        return Verdict(status, message, out.getvalue())
-    except CheckFailed as exc:
-        text = str(exc) or "a check failed"
-        return Verdict("failed", text if part == "visible" else f"a hidden test failed: {text}", out.getvalue())
-    except AssertionError as exc:
-        if part == "hidden":
-            return Verdict("failed", "a hidden test failed", out.getvalue())
-        return Verdict("failed", str(exc) or "a visible check failed (assert)", out.getvalue())
-    except Exception as exc:  # noqa: BLE001 - anything else the student's results provoked
-        if part == "hidden":
-            return Verdict("failed", f"a hidden test failed ({type(exc).__name__})", out.getvalue())
-        return Verdict("failed", f"{type(exc).__name__}: {exc}", out.getvalue())
+        run = run_test_cell(test.source, dict(values), name=test.grade_id)
     finally:
-        set_remote_tracer(None) if token is None else _reset(token)
-    return Verdict("passed", "", out.getvalue())
-
-
-def _reset(token) -> None:  # noqa: ANN001
-    from ..checks import _TRACER
-
-    _TRACER.reset(token)
+        reset_remote_tracer(token)
+    if run.passed:
+        return Verdict("passed", "", run.output)
+    status, message = _judge(run.error, run.part == "hidden")
+    return Verdict(status, message, run.output)

@@ -28,8 +28,20 @@ __all__ = ["ProtocolError", "Channel", "encode", "decode", "MAX_MESSAGE"]
 MAX_MESSAGE = 512 * 2**20  # bytes in one message, header and buffers together
 MAX_DEPTH = 32
 _DTYPES = {
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128",
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
 }
 
 
@@ -75,8 +87,12 @@ def encode(
         items = [encode(v, buffers, other, _depth + 1) for v in value]
         return items if type(value) is list else {"__tuple__": items}
     if isinstance(value, dict) and type(value).__module__ in ("builtins", "collections"):
-        return {"__dict__": [[encode(k, buffers, other, _depth + 1), encode(v, buffers, other, _depth + 1)]
-                             for k, v in value.items()]}
+        return {
+            "__dict__": [
+                [encode(k, buffers, other, _depth + 1), encode(v, buffers, other, _depth + 1)]
+                for k, v in value.items()
+            ]
+        }
     if other is None:
         raise TypeError(f"{type(value).__name__} is not plain data")
     return other(value)
@@ -84,7 +100,11 @@ def encode(
 
 def _is_tensor(value: Any) -> bool:
     mod = type(value).__module__
-    return (mod == "torch" or mod.startswith("torch.")) and hasattr(value, "detach") and hasattr(value, "numpy")
+    return (
+        (mod == "torch" or mod.startswith("torch."))
+        and hasattr(value, "detach")
+        and hasattr(value, "numpy")
+    )
 
 
 def _array(arr: np.ndarray, buffers: list[bytes]) -> dict:

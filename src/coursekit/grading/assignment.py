@@ -1,0 +1,84 @@
+"""An assignment as the grader needs it, read once: the released notebook and, per test cell,
+its points, the student's visible text and the full test (visible part and hidden tests).
+
+    >>> a = Assignment.load("04_convolution_by_hand", root)
+    >>> [t.grade_id for t in a.tests][:2]          # ['test_cross_correlate2d', 'test_convolve2d']
+    >>> a.test("test_pool2d").source               # the full cell, from solutions/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..notebooks import nbgrader_meta, release_path, source_path
+
+__all__ = ["TestSpec", "Assignment", "cell_text"]
+
+
+def cell_text(source: object) -> str:
+    """A cell's source as one string (nbformat allows a list of lines)."""
+    if isinstance(source, list):
+        return "".join(str(s) for s in source)
+    return source if isinstance(source, str) else ""
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One graded test cell."""
+
+    grade_id: str
+    points: float
+    source: str  # the full cell: visible checks and hidden tests (from solutions/)
+    released: str  # what the student's notebook shows (from notebooks/)
+    meta: dict = field(default_factory=dict)  # the released cell's nbgrader metadata
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    release: dict  # the released notebook, as JSON
+    tests: tuple[TestSpec, ...]
+    meta: dict = field(default_factory=dict)  # grade_id → nbgrader metadata, every released cell
+    fingerprint: str = ""  # SHA-256 of the released and the source notebook's bytes
+
+    def test(self, grade_id: str) -> TestSpec:
+        for t in self.tests:
+            if t.grade_id == grade_id:
+                return t
+        raise KeyError(grade_id)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    @classmethod
+    def load(cls, name: str, root: Path) -> Assignment:
+        release_raw = release_path(name, root).read_bytes()
+        source_raw = source_path(name, root).read_bytes()
+        release, source = json.loads(release_raw), json.loads(source_raw)
+        full = {}
+        for c in source.get("cells", []):
+            m = nbgrader_meta(c)
+            if m.get("grade") and not m.get("solution"):
+                full[m.get("grade_id")] = cell_text(c.get("source"))
+        tests, meta = [], {}
+        for c in release.get("cells", []):
+            m = nbgrader_meta(c)
+            if isinstance(m.get("grade_id"), str):
+                meta.setdefault(m["grade_id"], m)
+            if c.get("cell_type") == "code" and m.get("grade") and not m.get("solution"):
+                text = cell_text(c.get("source"))
+                tests.append(
+                    TestSpec(
+                        m["grade_id"],
+                        float(m.get("points") or 0),
+                        full.get(m["grade_id"], text),
+                        text,
+                        m,
+                    )
+                )
+        digest = hashlib.sha256(release_raw + b"\0" + source_raw).hexdigest()
+        return cls(name, release, tuple(tests), meta, digest)

@@ -1,0 +1,181 @@
+"""The contract every assignment keeps, checked for each one (a new notebook gets these for
+free): its source follows nbgrader's metadata conventions, its student version is what nbgrader
+generates, its test cells use only what the notebook defines, the solution passes every test and
+a blank notebook fails every one — in this process and through the real sandboxed grader."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from gradekit import graded_class, solution_namespace
+
+from coursekit.grading.release import ReleaseError, release
+from coursekit.grading.testcell import run_test_cell
+from coursekit.grading.verdict import free_names
+from coursekit.notebooks import (
+    ASSIGNMENTS,
+    cells_by_grade_id,
+    nbgrader_meta,
+    release_notebook,
+    source_notebook,
+    source_path,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESENT = [a for a in ASSIGNMENTS if source_path(a, ROOT).is_file()]
+MIN_EXERCISES = 6
+TITLE = re.compile(r"### Exercise (\d+) — `(\w+)[^`]*`[^(\n]*\((\d+) points?\)")
+NOT_WRITTEN = ("not written yet",)
+
+
+def _tests(nb) -> list:
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and nbgrader_meta(c).get("grade")
+        and not nbgrader_meta(c).get("solution")
+    ]
+
+
+def _test_ids(assignment: str) -> list[str]:
+    return [nbgrader_meta(c)["grade_id"] for c in _tests(source_notebook(assignment))]
+
+
+CASES = [(a, t) for a in PRESENT for t in _test_ids(a)]
+
+
+def test_the_course_has_assignments():
+    assert len(PRESENT) >= 5, PRESENT
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_source_follows_the_contract(assignment):
+    nb = source_notebook(assignment)
+    ids = []
+    for c in nb.cells:
+        m = nbgrader_meta(c)
+        if c.cell_type == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, (
+                f"{assignment}: solutions are committed without outputs"
+            )
+            assert m.get("grade_id"), (
+                f"{assignment}: a code cell has no nbgrader grade_id: {c.source[:60]!r}"
+            )
+        if m.get("grade_id"):
+            ids.append(m["grade_id"])
+    assert len(ids) == len(set(ids)), f"{assignment}: duplicate grade_ids"
+    tests = _tests(nb)
+    assert len(tests) >= MIN_EXERCISES, f"{assignment}: only {len(tests)} graded exercises"
+    cells = cells_by_grade_id(nb)
+    for t in tests:
+        m = nbgrader_meta(t)
+        assert m.get("points", 0) > 0 and m.get("locked"), (
+            f"{assignment}: {m['grade_id']} needs points and a lock"
+        )
+        assert "### BEGIN HIDDEN TESTS" in t.source, (
+            f"{assignment}: {m['grade_id']} has no hidden tests"
+        )
+        answer = m["grade_id"].replace("test_", "answer_", 1)
+        assert answer in cells and nbgrader_meta(cells[answer]).get("solution"), (
+            f"{assignment}: {m['grade_id']} has no answer cell {answer}"
+        )
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_exercise_titles_are_numbered_and_match_the_points(assignment):
+    nb = source_notebook(assignment)
+    titles = [
+        m.groups() for c in nb.cells if c.cell_type == "markdown" for m in TITLE.finditer(c.source)
+    ]
+    assert [int(n) for n, _, _ in titles] == list(range(1, len(titles) + 1)), titles
+    points = {
+        nbgrader_meta(t)["grade_id"].removeprefix("test_"): nbgrader_meta(t)["points"]
+        for t in _tests(nb)
+    }
+    assert {name: int(p) for _, name, p in titles} == points
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_student_version_is_what_nbgrader_generates(assignment, tmp_path):
+    out = release(
+        [assignment], release_dir=tmp_path / "release", db_url=f"sqlite:///{tmp_path}/gb.db"
+    )
+    fresh = out[0].read_text(encoding="utf-8")
+    committed = (ROOT / "notebooks" / assignment / f"{assignment}.ipynb").read_text(
+        encoding="utf-8"
+    )
+    assert fresh == committed, (
+        f"notebooks/{assignment} is stale: run `coursekit release {assignment}`"
+    )
+    rel = release_notebook(assignment)
+    text = "\n".join(c.source for c in rel.cells)
+    assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+    for gid, c in cells_by_grade_id(rel).items():
+        if nbgrader_meta(c).get("solution") and c.cell_type == "code":
+            assert "raise NotImplementedError()" in c.source, f"{assignment}: {gid} is not a stub"
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_test_cells_use_only_what_the_notebook_defines(assignment):
+    """A name a test cell reads but does not define must come from the notebook (an answer or an
+    instructor cell): the grader looks it up in the student's kernel."""
+    ns = solution_namespace(assignment)
+    for t in _tests(source_notebook(assignment)):
+        missing = [n for n in free_names(t.source) if n not in ns]
+        assert not missing, (
+            f"{assignment}: {nbgrader_meta(t)['grade_id']} reads {missing}, which nothing defines"
+        )
+
+
+@pytest.mark.parametrize("assignment, test", CASES)
+def test_solution_passes_every_test_here(assignment, test):
+    source = cells_by_grade_id(source_notebook(assignment))[test].source
+    run = run_test_cell(source, dict(solution_namespace(assignment)), name=test)
+    assert run.passed, f"{run.part}: {type(run.error).__name__}: {run.error}"
+
+
+@pytest.mark.parametrize("assignment, test", CASES)
+def test_blank_answer_fails_its_test_here(assignment, test):
+    """The released stub in place of the solution's answer: the test fails, saying it is not
+    written (in-process an unwritten function raises NotImplementedError as is)."""
+    source = cells_by_grade_id(source_notebook(assignment))[test].source
+    stub = cells_by_grade_id(release_notebook(assignment))[
+        test.replace("test_", "answer_", 1)
+    ].source
+    ns = dict(solution_namespace(assignment))
+    exec(compile(stub, "<stub>", "exec"), ns)
+    run = run_test_cell(source, ns, name=test)
+    assert not run.passed
+    assert isinstance(run.error, NotImplementedError) or any(
+        w in str(run.error) for w in NOT_WRITTEN
+    ), f"{type(run.error).__name__}: {run.error}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_graded_solution_gets_full_marks(assignment, tmp_path_factory):
+    s = graded_class(assignment, tmp_path_factory).get("solution", assignment)
+    assert not s.error and not s.flagged, (s.error, s.all_flags())
+    assert s.score == s.max_score > 0, [
+        (e.grade_id, e.status, e.message[:200]) for e in s.exercises if e.status != "passed"
+    ]
+    errors = [c.source[:60] for c in s.cells for o in c.outputs if o.get("output_type") == "error"]
+    assert not errors, errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_graded_blank_gets_zero_saying_not_written(assignment, tmp_path_factory):
+    s = graded_class(assignment, tmp_path_factory).get("blank", assignment)
+    assert len(s.exercises) == len(_test_ids(assignment)) and not s.flagged
+    for e in s.exercises:
+        assert e.score == 0 and e.status in ("failed", "error"), (e.grade_id, e.status)
+        assert any(w in e.message for w in NOT_WRITTEN), (e.grade_id, e.message)
+
+
+def test_unknown_assignment_is_refused(tmp_path):
+    with pytest.raises(ReleaseError, match="unknown assignment"):
+        release(["99_nope"], release_dir=tmp_path, db_url=f"sqlite:///{tmp_path}/gb.db")
