@@ -130,6 +130,43 @@ def test_test_cells_use_only_what_the_notebook_defines(assignment):
         )
 
 
+def _code(cell) -> str:
+    return "\n".join(
+        ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!"))
+    )
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_show_only_cells_define_nothing_a_later_cell_reads(assignment):
+    """A cell tagged `show-only` (a picture, a widget demo) may be skipped when grading: nothing
+    it binds may be read by a later cell that is not itself show-only."""
+    import ast
+
+    cells = [c for c in source_notebook(assignment).cells if c.cell_type == "code"]
+    for i, c in enumerate(cells):
+        if "show-only" not in c.metadata.get("tags", []):
+            continue
+        tree = ast.parse(_code(c))
+        bound = {
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        bound |= {
+            (a.asname or a.name).split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        }
+        for later in cells[i + 1 :]:
+            if "show-only" in later.metadata.get("tags", []):
+                continue
+            read = bound & set(free_names(_code(later)))
+            assert not read, (
+                f"{assignment}: {nbgrader_meta(c)['grade_id']} is show-only but "
+                f"{nbgrader_meta(later)['grade_id']} reads {sorted(read)}"
+            )
+
+
 @pytest.mark.parametrize("assignment, test", CASES)
 def test_solution_passes_every_test_here(assignment, test):
     source = cells_by_grade_id(source_notebook(assignment))[test].source

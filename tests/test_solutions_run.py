@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 
 # What a notebook's own cells must print when they run (cell grade_id: words).
 PRINTS = {
+    "06_backprop_by_hand": {
+        "cell_lenet_train": ("your gradients: 240 steps", "autograd: 240 steps")
+    },
     "04_convolution_by_hand": {
         "cell_mnist_maps": ("feature maps (3, 26, 26) -> pooled (3, 13, 13)", "your conv2d_fast")
     },

@@ -60,6 +60,18 @@ def test_the_table_is_well_formed():
             assert all(g in tests for g in c.answers), f"{assignment}: {c.id}: unknown answer cell"
 
 
+@pytest.mark.parametrize("assignment", sorted(TABLES))
+def test_every_exercise_has_three_mistakes_and_two_alternatives(assignment):
+    for test in (
+        g for g in cells_by_grade_id(source_notebook(assignment)) if g.startswith("test_")
+    ):
+        mine = [c for c in TABLES[assignment] if c.test == test]
+        assert sum(not c.passes for c in mine) >= 3 and sum(c.passes for c in mine) >= 2, (
+            f"{assignment}: {test} has {sum(not c.passes for c in mine)} mistakes and "
+            f"{sum(c.passes for c in mine)} alternatives"
+        )
+
+
 @pytest.mark.parametrize(("assignment", "case"), CASES, ids=[f"{a}: {c.id}" for a, c in CASES])
 def test_case_gets_its_verdict(assignment, case):
     run = _run(assignment, case)
