@@ -107,3 +107,35 @@ def test_nested_deadlines_keep_the_earlier_one():
     with dog.armed(0.2):  # re-armed after firing: quiet if the block ends in time
         pass
     time.sleep(0.4)
+
+
+def test_proxies_forward_operators_and_return_the_arguments_state():
+    """Remote proxies: + - * / ** and unary - run in the sandbox (the student's own __add__...);
+    call_keeping_arguments brings back the arguments as the student's code left them."""
+    import torch
+
+    from coursekit.checks import call_keeping_arguments, reset_remote_caller, set_remote_caller
+
+    code = (
+        "import torch\n"
+        "class V:\n    def __init__(self, d): self.data = d\n"
+        "    def __add__(self, o): return V(self.data + (o.data if isinstance(o, V) else o))\n"
+        "    __radd__ = __add__\n"
+        "    def __mul__(self, o): return V(self.data * (o.data if isinstance(o, V) else o))\n"
+        "    def __neg__(self): return V(-self.data)\n"
+        "def fill_(W):\n    W.fill_(2.0)\n    return W\n"
+        "def leaves_grad(x):\n    x.requires_grad_(True)\n    (x * x).sum().backward()\n    return 0.0\n"
+    )
+    with Kernel.start(_limits()) as k:
+        assert k.run_cell(code)[1] is None
+        names = k.lookup(["V", "fill_", "leaves_grad"])
+        a, b = names["V"](2.0), names["V"](3.0)
+        assert (a * b + 1).data == 7.0 and (-a).data == -2.0 and (1 + a).data == 3.0
+        token = set_remote_caller(k.call_keeping_arguments)
+        try:
+            _, after, _ = call_keeping_arguments(names["fill_"], torch.zeros(3))
+            assert torch.equal(after[0], torch.full((3,), 2.0))
+            _, after, _ = call_keeping_arguments(names["leaves_grad"], torch.ones(2))
+            assert after[0].requires_grad and torch.equal(after[0].grad, torch.full((2,), 2.0))
+        finally:
+            reset_remote_caller(token)

@@ -36,12 +36,15 @@ __all__ = [
     "check_equal",
     "check_shape",
     "check_true",
+    "call_keeping_arguments",
     "forbid_ops",
     "hidden_mode",
     "in_hidden_mode",
     "local_trace",
     "rel_error",
+    "reset_remote_caller",
     "reset_remote_tracer",
+    "set_remote_caller",
     "set_remote_tracer",
     "Trace",
     "to_numpy",
@@ -343,6 +346,42 @@ def forbid_ops(
         raise CheckFailed(
             f"{name}: it calls a ready-made implementation ({what}). {why or 'Write it yourself.'}"
         )
+
+
+# --- what a call did to its arguments ----------------------------------------------------------
+
+_CALLER: contextvars.ContextVar[Callable[..., Any] | None] = contextvars.ContextVar(
+    "coursekit_caller", default=None
+)
+
+
+def call_keeping_arguments(
+    fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Any, list, dict]:
+    """Call ``fn(*args, **kwargs)`` and return ``(result, args_after, kwargs_after)``: the
+    arguments as the call left them, to test contracts such as "fills W in place" or "leaves the
+    input alone" (compare them with copies taken before the call).
+
+    In the student's kernel these are the very objects passed. In the grader, where the student's
+    function runs in the sandbox on copies, they are those copies as the student's code left
+    them, sent back as plain data (tensors with their ``requires_grad`` and ``.grad``)."""
+    remote = _CALLER.get()
+    if remote is not None:
+        handled = remote(fn, args, kwargs)
+        if handled is not None:
+            return handled
+    result = fn(*args, **kwargs)
+    return result, list(args), dict(kwargs)
+
+
+def set_remote_caller(caller: Callable[..., Any] | None) -> contextvars.Token:
+    """Used by the grader: route call_keeping_arguments() into the sandbox. `caller(fn, args,
+    kwargs)` returns (result, args_after, kwargs_after), or None for a function it doesn't handle."""
+    return _CALLER.set(caller)
+
+
+def reset_remote_caller(token: contextvars.Token) -> None:
+    _CALLER.reset(token)
 
 
 # --- friendly failures in the student's kernel --------------------------------------------------

@@ -382,6 +382,17 @@ class Kernel:
             out[name] = v
         return out
 
+    def call_keeping_arguments(
+        self, fn: Any, args: tuple, kwargs: dict
+    ) -> tuple[Any, list, dict] | None:
+        """checks.call_keeping_arguments() for a proxy of this kernel: (result, args after the
+        call, kwargs after the call), the arguments as the student's code left them."""
+        if not isinstance(fn, Remote) or fn._k is not self:
+            return None
+        return self.request_object(
+            "call", fn._ref, args=args, kwargs=kwargs, name=fn._name, state=True
+        )
+
     def request_object(
         self,
         op: str,
@@ -393,6 +404,7 @@ class Kernel:
         key: Any = None,
         reflected: bool = False,
         name: str = "",
+        state: bool = False,
     ) -> Any:
         """One operation on an object in the kernel: call, getattr, getitem, len, binop, neg."""
         out: list[bytes] = []
@@ -402,6 +414,8 @@ class Kernel:
             header["kwargs"] = encode(dict(kwargs or {}), out, self._encode_arg)
             if self._traces:
                 header["trace"] = True
+            if state:
+                header["state"] = True
         elif op == "getattr":
             header["name"] = attr
         elif op == "getitem":
@@ -433,4 +447,10 @@ class Kernel:
         value = decode(msg.get("value"), bufs, self._decode_value)
         if isinstance(value, Remote):
             value._name = name
+        if state:
+            after = decode(msg.get("args", []), bufs, self._decode_value)
+            kw_after = decode(msg.get("kwargs", {"__dict__": []}), bufs, self._decode_value)
+            if not isinstance(after, list) or not isinstance(kw_after, dict):
+                raise ProtocolError("bad argument state")
+            return value, after, kw_after
         return value

@@ -353,6 +353,9 @@ class Runner:
                     value = len(target)
             out: list = []
             reply = {"op": "result", "value": self._enc(value, out)}
+            if op == "call" and msg.get("state"):  # the arguments as the call left them
+                reply["args"] = self._enc(list(args), out)
+                reply["kwargs"] = self._enc(dict(kwargs), out)
             if trace is not None:
                 reply["trace"] = {"ops": sorted(trace.ops), "modules": sorted(trace.modules)}
             sys.stdout, sys.stderr = old

@@ -15,7 +15,13 @@ import ast
 import builtins
 from dataclasses import dataclass
 
-from ..checks import CheckFailed, reset_remote_tracer, set_remote_tracer
+from ..checks import (
+    CheckFailed,
+    reset_remote_caller,
+    reset_remote_tracer,
+    set_remote_caller,
+    set_remote_tracer,
+)
 from .assignment import TestSpec
 from .kernel import MISSING, Kernel, KernelDied, RemoteError
 from .testcell import run_test_cell
@@ -119,9 +125,11 @@ def evaluate_test(kernel: Kernel, test: TestSpec) -> Verdict:
             "(was a cell deleted or renamed, or not run?)",
         )
     token = set_remote_tracer(kernel.tracing)
+    caller = set_remote_caller(kernel.call_keeping_arguments)
     try:
         run = run_test_cell(test.source, dict(values), name=test.grade_id)
     finally:
+        reset_remote_caller(caller)
         reset_remote_tracer(token)
     if run.passed:
         return Verdict("passed", "", run.output)

@@ -82,7 +82,17 @@ def encode(
             t = t.float()
         arr = t.contiguous().numpy()
         if arr.dtype.name in _DTYPES:
-            return {"__tensor__": _array(arr, buffers), "grad": bool(value.requires_grad)}
+            out = {"__tensor__": _array(arr, buffers), "grad": bool(value.requires_grad)}
+            g = getattr(value, "grad", None)
+            if _is_tensor(g) and g.shape == value.shape:  # .grad left on it: part of its state
+                garr = (
+                    g.detach().to("cpu").float().contiguous().numpy()
+                    if str(g.dtype) == "torch.bfloat16"
+                    else g.detach().to("cpu").contiguous().numpy()
+                )
+                if garr.dtype.name in _DTYPES:
+                    out["gradval"] = _array(garr, buffers)
+            return out
     if type(value) in (list, tuple):
         items = [encode(v, buffers, other, _depth + 1) for v in value]
         return items if type(value) is list else {"__tuple__": items}
@@ -150,7 +160,13 @@ def decode(
         import torch
 
         t = torch.from_numpy(_unarray(data["__tensor__"], buffers))
-        return t.requires_grad_(True) if data.get("grad") and t.is_floating_point() else t
+        if data.get("grad") and t.is_floating_point():
+            t.requires_grad_(True)
+        if isinstance(data.get("gradval"), dict) and t.is_floating_point():
+            g = torch.from_numpy(_unarray(data["gradval"], buffers))
+            if g.shape == t.shape and g.dtype == t.dtype:
+                t.grad = g
+        return t
     if "__int__" in data:
         try:
             return int(str(data["__int__"]))
