@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 # What a notebook's own cells must print when they run (cell grade_id: words).
 PRINTS = {
+    "07_what_cnns_see": {"cell_train": ("test accuracy 9",), "cell_rf_measure": ("✓",)},
     "06_backprop_by_hand": {
         "cell_lenet_train": ("your gradients: 240 steps", "autograd: 240 steps")
     },
