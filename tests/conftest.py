@@ -49,8 +49,20 @@ def pytest_report_header(config):
     return f"coursekit data: {os.environ.get('COURSEKIT_DATA') or 'none (MNIST tests will skip)'}"
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's hook: the groups must be in the node ids now
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail loudly when `--dist loadgroup` is not honoured (a pytest that pytest-xdist does not
+    support): the tests would still pass, but each worker would grade every class again."""
+    if getattr(session.config.option, "loadgroup", False) and session.items:
+        if not any("@" in item.nodeid for item in session.items):
+            raise pytest.UsageError(
+                "pytest-xdist's --dist loadgroup left the node ids without their groups: "
+                "this pytest is too new for it (pyproject.toml pins a working pair)"
+            )
+
+
 def _group(item: pytest.Item) -> str:
-    if item.get_closest_marker("browser"):
+    if item.get_closest_marker("browser") or "tests/browser/" in item.nodeid:
         return "browser"  # one JupyterLab
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "assignment" in callspec.params:
@@ -61,6 +73,7 @@ def _group(item: pytest.Item) -> str:
     return item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """For `pytest -n auto --dist loadgroup`: the tests of one assignment stay on one worker (its
     graded class and solution namespace are built once), so do each module's tests (module

@@ -38,7 +38,7 @@ print('children', kids)
 
 
 def _limits(**kw) -> Limits:
-    return dataclasses.replace(Limits(), cell_timeout_s=3, notebook_timeout_s=120, **kw)
+    return dataclasses.replace(Limits(), **{"cell_timeout_s": 3, "notebook_timeout_s": 120, **kw})
 
 
 @as_root
@@ -126,7 +126,10 @@ def test_proxies_forward_operators_and_return_the_arguments_state():
         "def fill_(W):\n    W.fill_(2.0)\n    return W\n"
         "def leaves_grad(x):\n    x.requires_grad_(True)\n    (x * x).sum().backward()\n    return 0.0\n"
     )
-    with Kernel.start(_limits()) as k:
+    # importing torch in a fresh sandbox takes seconds on a loaded machine: give it its own cell
+    # with a generous bound, so the 3 s limit below times the student's code only
+    with Kernel.start(_limits(cell_timeout_s=120)) as k:
+        assert k.run_cell("import torch")[1] is None
         assert k.run_cell(code)[1] is None
         names = k.lookup(["V", "fill_", "leaves_grad"])
         a, b = names["V"](2.0), names["V"](3.0)
@@ -139,3 +142,33 @@ def test_proxies_forward_operators_and_return_the_arguments_state():
             assert after[0].requires_grad and torch.equal(after[0].grad, torch.full((2,), 2.0))
         finally:
             reset_remote_caller(token)
+
+
+def test_count_lines_counts_the_students_own_lines_in_the_sandbox():
+    """checks.count_lines through the grader: each proxied call counts, in the sandbox, the lines
+    of the notebook's own code it ran (a loop grows with its data; library code is not counted)."""
+    import numpy as np
+
+    from coursekit.checks import count_lines, reset_remote_line_counter, set_remote_line_counter
+
+    code = (
+        "import numpy as np\n"
+        "def looped(x):\n    total = 0.0\n    for v in x:\n        total += v\n    return total\n"
+        "def vectorised(x):\n    return float(np.sum(x))\n"
+    )
+    with Kernel.start(_limits()) as k:
+        assert k.run_cell(code)[1] is None
+        names = k.lookup(["looped", "vectorised"])
+        token = set_remote_line_counter(k.counting_lines)
+        try:
+            counts = {}
+            for fn in ("looped", "vectorised"):
+                for n in (10, 1000):
+                    with count_lines() as c:
+                        assert names[fn](np.ones(n)) == n
+                    counts[fn, n] = c.lines
+        finally:
+            reset_remote_line_counter(token)
+        names["looped"](np.ones(5))  # not counted outside the block: no count, no error
+    assert counts["looped", 1000] - counts["looped", 10] >= 2 * 990
+    assert counts["vectorised", 1000] == counts["vectorised", 10] <= 2

@@ -115,6 +115,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("assignment", found)
 
 
+@pytest.hookimpl(tryfirst=True)  # the groups must be set before xdist's hook reads them
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mine = [i for i in items if Path(str(i.fspath)).resolve().is_relative_to(HERE)]
     if not mine:
@@ -998,12 +999,27 @@ class SolutionRun:
         self.error = error  # why Run All did not finish, or None
 
 
+_OPEN_RUNS: dict[str, SolutionRun] = {}  # the executed solution pages still open
+
+
+def _close_solution_pages() -> None:
+    for run in _OPEN_RUNS.values():
+        run.page.close()  # and its kernel
+    _OPEN_RUNS.clear()
+
+
 @pytest.fixture(scope="session")
 def _solution_cache(jupyter_lab: JupyterLab, browser: Any) -> Iterator[dict[str, SolutionRun]]:
-    cache: dict[str, SolutionRun] = {}
-    yield cache
-    for run in cache.values():
-        run.page.close()
+    yield _OPEN_RUNS
+    _close_solution_pages()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last browser test of a run (on this worker), close the executed solution page
+    and shut its kernel down: an open JupyterLab page keeps a renderer and a kernel busy, which
+    would slow every test that runs after it."""
+    if _OPEN_RUNS and (nextitem is None or not nextitem.get_closest_marker("browser")):
+        _close_solution_pages()
 
 
 @pytest.fixture
