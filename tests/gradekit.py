@@ -137,14 +137,15 @@ def graded_class(assignment: str, tmp_path_factory) -> ClassResult:
 
 # --- the solution's namespace, in this process ---------------------------------------------------
 
-_NAMESPACES: dict[str, dict] = {}
+_NAMESPACES: dict[tuple[str, bool], dict] = {}
 
 
-def solution_namespace(assignment: str) -> dict:
+def solution_namespace(assignment: str, *, skip_show_only: bool = True) -> dict:
     """The names the solution notebook defines, from running its code cells here (test cells
     and `show-only` cells left out), in grading mode (heavy cells on their small budget). Cached:
     copy it before changing it."""
-    if assignment not in _NAMESPACES:
+    key = (assignment, skip_show_only)
+    if key not in _NAMESPACES:
         import contextlib
         import io
         import os
@@ -160,7 +161,7 @@ def solution_namespace(assignment: str) -> dict:
                     meta = nbgrader_meta(c)
                     if c.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
                         continue
-                    if "show-only" in c.metadata.get("tags", []):
+                    if skip_show_only and "show-only" in c.metadata.get("tags", []):
                         continue
                     code = "\n".join(
                         ln for ln in c.source.splitlines() if not ln.lstrip().startswith(("%", "!"))
@@ -174,5 +175,96 @@ def solution_namespace(assignment: str) -> dict:
             import matplotlib.pyplot as plt
 
             plt.close("all")
-        _NAMESPACES[assignment] = ns
-    return _NAMESPACES[assignment]
+        _NAMESPACES[key] = ns
+    return _NAMESPACES[key]
+
+
+# --- a test cell judged in this process as the grader judges it -----------------------------------
+
+
+def _numpy_only(ns: dict) -> dict:
+    """A copy of a namespace in which the student's code can't import or reach torch and scipy,
+    as in the grader's NumPy-only kernel."""
+    import builtins
+
+    from coursekit.grading.sandbox import NUMPY_ONLY_TAIL
+
+    real_import = builtins.__import__
+
+    def guarded_import(name, *args, **kwargs):
+        top = name.split(".")[0]
+        if top in ("torch", "scipy", "functorch", "torchgen"):
+            raise ImportError(top + NUMPY_ONLY_TAIL)
+        return real_import(name, *args, **kwargs)
+
+    class Missing:
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str):
+            raise ImportError(self._name + NUMPY_ONLY_TAIL)
+
+    out = dict(ns)
+    out["__builtins__"] = {**vars(builtins), "__import__": guarded_import}
+    for name in ("torch", "nn", "F"):
+        out[name] = Missing("torch")
+    out["scipy"] = Missing("scipy")
+    return out
+
+
+def judge_here(
+    assignment: str,
+    test: str,
+    answers: dict | None = None,
+    *,
+    hidden: bool = True,
+    skip_show_only: bool = True,
+):
+    """Run test cell `test` of `assignment` in this process against the solution's namespace with
+    `answers` ({answer grade_id: source}) in place of the solution's, as the grader does: the
+    test's names looked up in the student's namespace (a NumPy-only one for tests tagged
+    `numpy-only`), the test cell in a fresh namespace of its own. A CellRun."""
+    from coursekit.grading.testcell import CellRun, run_test_cell
+    from coursekit.grading.verdict import free_names
+    from coursekit.notebooks import cells_by_grade_id, source_notebook
+
+    cell = cells_by_grade_id(source_notebook(assignment))[test]
+    student = dict(solution_namespace(assignment, skip_show_only=skip_show_only))
+    numpy_only = "numpy-only" in cell.metadata.get("tags", [])
+    if numpy_only:
+        student = _numpy_only(student)
+        for gid, c in cells_by_grade_id(source_notebook(assignment)).items():
+            if gid.startswith("answer_") and gid not in (answers or {}):
+                src = "\n".join(
+                    ln for ln in c.source.splitlines() if not ln.lstrip().startswith("%")
+                )
+                exec(compile(src, f"<{gid}>", "exec"), student)  # the solution's, NumPy-only too
+    failed = set()
+    for gid, src in (answers or {}).items():
+        try:
+            exec(compile(src, f"<{gid}>", "exec"), student)  # the table's own answers
+        except ImportError:
+            if not numpy_only:
+                raise
+            failed.add(gid)  # as in the NumPy-only kernel: the cell stops, its names are missing
+    if failed:
+        for gid in failed:  # names the cell would have defined
+            for node in __import__("ast").parse(answers[gid]).body:
+                name = getattr(node, "name", None)
+                if name and name in student and name in free_names(cell.source):
+                    del student[name]
+    names = {n: student[n] for n in free_names(cell.source) if n in student}
+    missing = [n for n in free_names(cell.source) if n not in student]
+    if numpy_only and missing:
+        from coursekit.checks import CheckFailed
+        from coursekit.grading.sandbox import NUMPY_ONLY
+
+        return CellRun(
+            "",
+            "visible",
+            CheckFailed(
+                f"{missing[0]}: its cell can't run without torch or scipy: it calls a ready-made "
+                f"implementation (this exercise is {NUMPY_ONLY})"
+            ),
+        )
+    return run_test_cell(cell.source, names, name=test, hidden=hidden)

@@ -290,3 +290,29 @@ def test_submissions_are_left_as_they_were(graded):
         assert path.read_bytes() == data, f"{path} was changed"
     rows = list(csv.DictReader((work / "out" / "exercises.csv").open()))
     assert {r["student_id"] for r in rows} == {p.parent.parent.name for p in before}
+
+
+def test_skipping_show_only_cells_changes_no_verdict(graded, tmp_path):
+    """A sample of the class graded again with every cell (the pictures and demos the grader
+    skips included): the same status and message for every exercise."""
+    result, work, *_ = graded
+    sample = [
+        "honest_solution",
+        "honest_twin",
+        "numpy_allclose",
+        "builtins",
+        "os_exit",
+        "tamper_edit",
+    ]
+    cls = tmp_path / "class"
+    for student in sample:
+        src = work / "class" / student
+        for path in src.rglob("*.ipynb"):
+            dest = cls / student / path.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(path.read_bytes())
+    full = grade_class(cls, tmp_path, skip_show_only=False, overrides={"cell_timeout_s": 30})
+    for student in sample:
+        a = [(e.grade_id, e.status, e.message) for e in result.get(student).exercises]
+        b = [(e.grade_id, e.status, e.message) for e in full.get(student).exercises]
+        assert a == b, student

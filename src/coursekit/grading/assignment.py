@@ -34,6 +34,12 @@ class TestSpec:
     source: str  # the full cell: visible checks and hidden tests (from solutions/)
     released: str  # what the student's notebook shows (from notebooks/)
     meta: dict = field(default_factory=dict)  # the released cell's nbgrader metadata
+    tags: tuple[str, ...] = ()  # the source cell's tags, e.g. "numpy-only"
+
+    @property
+    def numpy_only(self) -> bool:
+        """Judged in a kernel where torch and scipy can't be imported (tag `numpy-only`)."""
+        return "numpy-only" in self.tags
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Assignment:
     tests: tuple[TestSpec, ...]
     meta: dict = field(default_factory=dict)  # grade_id → nbgrader metadata, every released cell
     fingerprint: str = ""  # SHA-256 of the released and the source notebook's bytes
+    skip_show_only: bool = True  # grade without the cells tagged show-only (pictures, demos)
 
     def test(self, grade_id: str) -> TestSpec:
         for t in self.tests:
@@ -55,15 +62,17 @@ class Assignment:
         return sum(t.points for t in self.tests)
 
     @classmethod
-    def load(cls, name: str, root: Path) -> Assignment:
+    def load(cls, name: str, root: Path, *, skip_show_only: bool = True) -> Assignment:
         release_raw = release_path(name, root).read_bytes()
         source_raw = source_path(name, root).read_bytes()
         release, source = json.loads(release_raw), json.loads(source_raw)
-        full = {}
+        full, tags = {}, {}
         for c in source.get("cells", []):
             m = nbgrader_meta(c)
             if m.get("grade") and not m.get("solution"):
                 full[m.get("grade_id")] = cell_text(c.get("source"))
+                found = c.get("metadata", {}).get("tags", [])
+                tags[m.get("grade_id")] = tuple(str(t) for t in found if isinstance(t, str))
         tests, meta = [], {}
         for c in release.get("cells", []):
             m = nbgrader_meta(c)
@@ -78,7 +87,8 @@ class Assignment:
                         full.get(m["grade_id"], text),
                         text,
                         m,
+                        tags.get(m["grade_id"], ()),
                     )
                 )
         digest = hashlib.sha256(release_raw + b"\0" + source_raw).hexdigest()
-        return cls(name, release, tuple(tests), meta, digest)
+        return cls(name, release, tuple(tests), meta, digest, skip_show_only)

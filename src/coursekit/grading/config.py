@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import sys
@@ -41,6 +42,14 @@ class Limits:
     output_kb: int = 256
     file_mb: int = 64
     cpu_threads: int = 1
+    disk_mb: int = 256
+    tmp_mb: int = 256
+    max_files: int = 10000
+    total_output_kb: int = 1024
+    images_kb: int = 4096
+    answer_mb: int = 64
+    submission_mb: int = 20
+    class_mb: int = 2048
 
 
 DEFAULT_ZIP_PATTERN = r"^(?:.*/)?(?P<student>[^/]+?)_(?P<assignment>\d\d_[a-z0-9_]+)\.ipynb$"
@@ -52,6 +61,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     per_assignment: dict[str, dict[str, float]] = field(default_factory=dict)  # name → overrides
     zip_pattern: str = DEFAULT_ZIP_PATTERN
+    # [collect.deadlines]: assignment → deadline (aware datetime) for `coursekit collect`
+    deadlines: dict[str, dt.datetime] = field(default_factory=dict)
 
     def limits_for(self, assignment: str) -> Limits:
         """The limits for one assignment: [limits], then its [assignments.<name>] table."""
@@ -97,13 +108,17 @@ def load_settings(root: Path | None = None) -> Settings:
         )
     limits = Limits(**_limits(data.get("limits", {}), "limits", path))
     collect = data.get("collect", {})
-    if not isinstance(collect, dict) or set(collect) - {"zip_pattern"}:
+    known_collect = ("zip_pattern", "deadlines")
+    if not isinstance(collect, dict) or set(collect) - set(known_collect):
         bad = (
-            sorted(set(collect) - {"zip_pattern"})
+            sorted(set(collect) - set(known_collect))
             if isinstance(collect, dict)
             else ["(not a table)"]
         )
-        raise SettingsError(f"{path}: unknown setting {bad[0]!r} in [collect] (known: zip_pattern)")
+        raise SettingsError(
+            f"{path}: unknown setting {bad[0]!r} in [collect] (known: {', '.join(known_collect)})"
+        )
+    deadlines = _deadlines(collect.get("deadlines", {}), path)
     pattern = collect.get("zip_pattern", DEFAULT_ZIP_PATTERN)
     try:
         rx = re.compile(pattern)
@@ -126,7 +141,33 @@ def load_settings(root: Path | None = None) -> Settings:
                 f"(known: {', '.join(ASSIGNMENTS)})"
             )
         per_assignment[name] = _limits(table, f"assignments.{name}", path)
-    return Settings(root=root, limits=limits, per_assignment=per_assignment, zip_pattern=pattern)
+    return Settings(
+        root=root,
+        limits=limits,
+        per_assignment=per_assignment,
+        zip_pattern=pattern,
+        deadlines=deadlines,
+    )
+
+
+def _deadlines(table: object, path: Path) -> dict[str, dt.datetime]:
+    """[collect.deadlines]: one TOML date-time with its UTC offset per course assignment."""
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [collect] deadlines must be a table: assignment = date-time")
+    out = {}
+    for name, value in table.items():
+        if name not in ASSIGNMENTS:
+            raise SettingsError(
+                f"{path}: [collect.deadlines] {name} is not an assignment of this course "
+                f"(known: {', '.join(ASSIGNMENTS)})"
+            )
+        if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+            raise SettingsError(
+                f"{path}: [collect.deadlines] {name} must be a date-time with its UTC offset, "
+                f"e.g. 2027-03-19T23:59:00+01:00 (not {value!r})"
+            )
+        out[name] = value
+    return out
 
 
 def normalize_db_url(url: str) -> str:

@@ -11,11 +11,12 @@ import time
 from .assignment import Assignment
 from .collect import Job
 from .config import Limits
-from .integrity import NotebookUnreadable, plan_submission, read_notebook
+from .integrity import NotebookUnreadable, Plan, plan_submission, read_notebook
 from .kernel import Kernel, KernelDied
+from .outputs import OutputBudget, safe_text
 from .results import ICONS, CellRecord, ExerciseResult, SubmissionResult
-from .sandbox import SandboxUnavailable
-from .verdict import evaluate_test
+from .sandbox import HIDDEN_PACKAGES, NUMPY_ONLY_TAIL, SandboxUnavailable
+from .verdict import Pending, Verdict, evaluate_hidden, evaluate_visible
 
 __all__ = ["grade_job", "not_graded"]
 
@@ -40,8 +41,15 @@ def _dead_status(why: str) -> str:
 def grade_job(
     job: Job, assignment: Assignment, limits: Limits, *, sandbox: bool = True, slot: int = 0
 ) -> SubmissionResult:
-    """Grade one submission of `assignment` under `limits` (in a sandbox unless told not to)."""
+    """Grade one submission of `assignment` under `limits` (in a sandbox unless told not to).
+
+    The notebook runs cell by cell; each test's visible checks run in their place. The hidden
+    tests run after the last cell, so that no cell of the student's sees what they passed in; if
+    the kernel died before they could run, they run in a second kernel that replays the cells up
+    to them (what ran before a crash still counts)."""
     t0 = time.monotonic()
+    if job.error:  # a problem with this entry found when it was collected
+        return not_graded(job, assignment, "error", f"not graded: {job.error}")
     try:
         sub = read_notebook(job.raw)
     except NotebookUnreadable as exc:
@@ -63,9 +71,14 @@ def grade_job(
         return not_graded(
             job, assignment, "error", f"not graded: the kernel could not start ({exc})"
         )
+    budget = OutputBudget(limits.total_output_kb, limits.images_kb)
+    verdicts: dict[int, Verdict] = {}  # plan index → verdict of a test
+    pending: dict[int, Pending] = {}  # plan index → a test waiting for its hidden part
+    records: dict[int, CellRecord] = {}
     dead = ""
+    clean = CleanRoom(plan, limits, slot, sandbox)
     try:
-        for cell in plan.cells:
+        for i, cell in enumerate(plan.cells):
             if cell.kind == "code":
                 record = CellRecord(
                     "code", cell.source, [], dict(assignment.meta.get(cell.grade_id, {}))
@@ -73,47 +86,210 @@ def grade_job(
                 if not dead:
                     try:
                         outputs, error = kernel.run_cell(cell.source)
-                        record.outputs = outputs
+                        record.outputs = budget.filter(outputs)
                         if error and error.get("timeout"):
-                            record.outputs.append(_stream(f"⏱ stopped: {error.get('evalue')}\n"))
+                            record.outputs.append(
+                                _stream(f"⏱ stopped: {safe_text(error.get('evalue'), 500)}\n")
+                            )
                     except KernelDied as exc:
                         dead = str(exc)
                         record.outputs = [_stream(f"⚠ the kernel stopped here: {dead}\n")]
                 result.cells.append(record)
                 continue
-            test = cell.test
-            if dead:  # a test cell after the kernel died
-                status, message, output = (
-                    _dead_status(dead),
-                    f"not graded: {dead} (in an earlier cell)",
-                    "",
+            records[i] = CellRecord("test", cell.source, [], dict(cell.test.meta))
+            result.cells.append(records[i])
+            if dead:
+                verdicts[i] = Verdict(
+                    _dead_status(dead), f"not graded: {dead} (in an earlier cell)"
                 )
+                continue
+            k = clean.kernel() if cell.test.numpy_only else kernel
+            if isinstance(k, str):
+                verdicts[i] = Verdict("error", f"not graded: {k}")
+                continue
+            first = evaluate_visible(k, cell.test)
+            if isinstance(first, Pending):
+                pending[i] = first
             else:
-                v = evaluate_test(kernel, test)
-                status, message, output = v.status, v.message, v.output
-                dead = kernel.dead
-            score = cell.points if status == "passed" else 0.0
-            result.exercises.append(
-                ExerciseResult(
-                    job.student_id,
-                    job.assignment,
-                    cell.grade_id,
-                    score,
-                    cell.points,
-                    status,
-                    message,
-                    list(cell.flags),
-                    output,
-                )
-            )
-            verdict = f"{ICONS[status]} {status}: {score:g} / {cell.points:g}" + (
-                f" — {message}" if message else ""
-            )
-            outputs = ([_stream(output)] if output else []) + [
-                _stream(verdict + "\n", "stderr" if status != "passed" else "stdout")
-            ]
-            result.cells.append(CellRecord("test", cell.source, outputs, dict(test.meta)))
+                verdicts[i] = first
+            dead = kernel.dead
+        _hidden_parts(plan, pending, verdicts, limits, slot, sandbox)
     finally:
         kernel.close()
+        clean.close()
+    for i, cell in enumerate(plan.cells):
+        if cell.kind != "test":
+            continue
+        v = verdicts[i]
+        output = budget.filter([_stream(v.output)]) if v.output else []
+        message = safe_text(v.message, 4000)
+        score = cell.points if v.status == "passed" else 0.0
+        result.exercises.append(
+            ExerciseResult(
+                job.student_id,
+                job.assignment,
+                cell.grade_id,
+                score,
+                cell.points,
+                v.status,
+                message,
+                list(cell.flags),
+                "".join(o.get("text", "") for o in output),
+            )
+        )
+        line = f"{ICONS[v.status]} {v.status}: {score:g} / {cell.points:g}" + (
+            f" — {message}" if message else ""
+        )
+        records[i].outputs = output + [
+            _stream(line + "\n", "stderr" if v.status != "passed" else "stdout")
+        ]
+    notes = budget.notes()
+    if notes and result.cells:
+        result.cells[-1].outputs.extend(notes)
     result.seconds = round(time.monotonic() - t0, 2)
     return result
+
+
+CLEAN_PRELUDE = """
+import math
+import numpy as np
+
+
+class _NumPyOnly:  # what a student's `torch.…` / `F.…` / `scipy.…` finds in a NumPy-only kernel
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        raise ImportError(self._name + NUMPY_ONLY_TAIL)
+
+    def __call__(self, *args, **kwargs):
+        self.__getattr__("__call__")
+
+
+torch = nn = F = _NumPyOnly("torch")
+scipy = _NumPyOnly("scipy")
+""".replace("NUMPY_ONLY_TAIL", repr(NUMPY_ONLY_TAIL))
+
+
+class CleanRoom:
+    """A submission's NumPy-only kernel (torch and scipy can't be imported): started when a test
+    tagged `numpy-only` first needs it, with the student's own cells (answers and the cells they
+    added, outputs discarded) run in it. Its verdicts don't depend on a trace the student's
+    process could falsify: what isn't there can't be called."""
+
+    def __init__(self, plan: Plan, limits: Limits, slot: int, sandbox: bool) -> None:
+        self.plan, self.limits, self.slot, self.sandbox = plan, limits, slot, sandbox
+        self._kernel: Kernel | None = None
+        self._why = ""
+
+    def kernel(self) -> Kernel | str:
+        """The kernel, or why there is none."""
+        if self._kernel is None and not self._why:
+            try:
+                k = Kernel.start(
+                    self.limits, slot=self.slot, sandbox=self.sandbox, hide=HIDDEN_PACKAGES
+                )
+            except (KernelDied, SandboxUnavailable, OSError) as exc:
+                self._why = f"the NumPy-only kernel could not start ({exc})"
+                return self._why
+            try:
+                k.run_cell(CLEAN_PRELUDE)
+                for cell in self.plan.cells:
+                    if cell.kind == "code" and cell.origin == "student":
+                        k.run_cell(cell.source)
+            except KernelDied as exc:
+                self._why = f"the student's cells stopped the NumPy-only kernel ({exc})"
+                k.close()
+                return self._why
+            self._kernel = k
+        if self._kernel is not None and self._kernel.dead:
+            return f"the NumPy-only kernel stopped ({self._kernel.dead})"
+        return self._kernel if self._kernel is not None else self._why
+
+    def close(self) -> None:
+        if self._kernel is not None:
+            self._kernel.close()
+
+
+def _hidden_parts(
+    plan: Plan,
+    pending: dict[int, Pending],
+    verdicts: dict[int, Verdict],
+    limits: Limits,
+    slot: int,
+    sandbox: bool,
+) -> None:
+    """The hidden tests of `pending`, in order, after the notebook's last cell; where the kernel
+    is dead, in a kernel that replays the notebook's cells up to them (twice at most)."""
+    for attempt in range(3):
+        todo = sorted(i for i in pending if i not in verdicts)
+        if not todo:
+            return
+        if attempt:  # a fresh kernel, replaying the notebook up to the tests still to judge
+            try:
+                kernel = Kernel.start(limits, slot=slot, sandbox=sandbox)
+                clean = CleanRoom(plan, limits, slot, sandbox)
+            except (KernelDied, SandboxUnavailable, OSError) as exc:
+                for i in todo:
+                    verdicts[i] = Verdict(
+                        "error",
+                        f"not graded: the kernel for the hidden tests could not start ({exc})",
+                        pending[i].output,
+                    )
+                return
+        try:
+            if attempt:
+                _replay(plan, todo, pending, verdicts, kernel, clean)
+            else:
+                for i in todo:
+                    if not pending[i].kernel.dead:
+                        verdicts[i] = evaluate_hidden(pending[i])
+        finally:
+            if attempt:
+                kernel.close()
+                clean.close()
+    for i in pending:
+        if i not in verdicts:
+            verdicts[i] = Verdict(
+                "error",
+                "not graded: the kernel stopped again and again before the hidden tests could run",
+                pending[i].output,
+            )
+
+
+def _replay(
+    plan: Plan,
+    todo: list[int],
+    pending: dict[int, Pending],
+    verdicts: dict[int, Verdict],
+    kernel: Kernel,
+    clean: CleanRoom,
+) -> None:
+    """Run the plan's code cells (outputs discarded) up to each test of `todo`, then that test
+    whole — its visible checks again, for their names, then the hidden tests."""
+    last = max(todo)
+    for i, cell in enumerate(plan.cells[: last + 1]):
+        if kernel.dead:
+            return
+        if cell.kind == "code":
+            try:
+                kernel.run_cell(cell.source)
+            except KernelDied:
+                return
+        elif i in todo:
+            k = clean.kernel() if cell.test.numpy_only else kernel
+            if isinstance(k, str):
+                verdicts[i] = Verdict("error", f"not graded: {k}", pending[i].output)
+                continue
+            first = evaluate_visible(k, cell.test)
+            if isinstance(first, Pending):
+                if k.dead:
+                    return
+                v = evaluate_hidden(first)
+            else:  # passed the first time, not now: say so rather than guess
+                v = Verdict(
+                    first.status, f"on a second run (the kernel had stopped): {first.message}"
+                )
+            if k.dead and v.status != "passed":
+                return  # died during it: try again in the next kernel
+            verdicts[i] = Verdict(v.status, v.message, pending[i].output)

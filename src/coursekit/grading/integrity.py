@@ -191,8 +191,13 @@ def plan_submission(submission: dict, assignment: Assignment) -> Plan:
                     pass  # answer deleted: the student's code (if any) is in their own cells
                 else:
                     cells.append(PlanCell("code", cell_text(orig.get("source")), gid))
-            else:
+            elif not (
+                assignment.skip_show_only
+                and "show-only" in orig.get("metadata", {}).get("tags", [])
+            ):
                 cells.append(PlanCell("code", cell_text(orig.get("source")), gid))
+            # (an instructor's cell tagged show-only — a picture, a widget demo — is skipped when
+            # grading: nothing it defines is read later, which `coursekit release` checks)
         if gid:
             cells += [PlanCell("code", s, origin="student") for s in extras.get(gid, [])]
     return Plan(cells, flags)

@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..checks import Trace
+import psutil
+
+from ..checks import TRACE_CAP, LineCount, Trace
 from .config import Limits
-from .sandbox import SandboxUnavailable, Spec, build_spec, sandbox_available
+from .sandbox import HOME, SandboxUnavailable, Spec, build_spec, sandbox_available
 from .wire import Channel, ProtocolError, Timeout, decode, encode
 
 __all__ = ["Kernel", "Remote", "RemoteError", "KernelDied", "MISSING", "remote_error"]
@@ -171,18 +173,28 @@ class Kernel:
         self._ids = itertools.count(1)
         self.dead: str = ""
         self._traces: list[Trace] = []
+        self._runner_pid: int | None = None
+        self.hide: tuple[str, ...] = ()  # packages this kernel can't import (NumPy-only)
+        self._line_counts: list[LineCount] = []
 
     @classmethod
     def start(
-        cls, limits: Limits, *, slot: int = 0, sandbox: bool = True, startup_timeout: float = 60
+        cls,
+        limits: Limits,
+        *,
+        slot: int = 0,
+        sandbox: bool = True,
+        startup_timeout: float = 60,
+        hide: tuple[str, ...] = (),
     ) -> Kernel:
+        """A kernel in a sandbox (hide: packages it can't import, for a NumPy-only kernel)."""
         if sandbox:
             ok, why = sandbox_available()
             if not ok:
                 raise SandboxUnavailable(why)
         to_kernel_r, to_kernel_w = os.pipe()
         from_kernel_r, from_kernel_w = os.pipe()
-        spec = build_spec(limits, slot, sandbox, (to_kernel_r, from_kernel_w))
+        spec = build_spec(limits, slot, sandbox, (to_kernel_r, from_kernel_w), hide)
         log = spec.home.with_suffix(".log")
         with open(log, "wb") as logf:
             proc = subprocess.Popen(
@@ -191,14 +203,23 @@ class Kernel:
                 stdin=subprocess.DEVNULL,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
-                pass_fds=(to_kernel_r, from_kernel_w),
+                pass_fds=(to_kernel_r, from_kernel_w, *spec.fds),
                 start_new_session=True,
                 close_fds=True,
                 cwd=str(spec.home),
             )
         os.close(to_kernel_r)
         os.close(from_kernel_w)
-        kernel = cls(proc, Channel(from_kernel_r, to_kernel_w), spec, limits, log)
+        for fd in spec.fds:  # bwrap has read what it needed (the seccomp program) or will
+            os.close(fd)
+        spec.fds = ()
+        kernel = cls(
+            proc,
+            Channel(from_kernel_r, to_kernel_w, max_message=limits.answer_mb << 20),
+            spec,
+            limits,
+            log,
+        )
         try:
             msg, _ = kernel.chan.recv(time.monotonic() + startup_timeout)
             if msg.get("op") != "ready":
@@ -207,6 +228,7 @@ class Kernel:
             tail = kernel.log_tail()
             kernel.close()
             raise KernelDied(f"the sandboxed kernel did not start ({exc}): {tail}") from None
+        kernel.hide = tuple(hide)
         return kernel
 
     def log_tail(self, n: int = 400) -> str:
@@ -263,6 +285,16 @@ class Kernel:
             yield trace
         finally:
             self._traces.remove(trace)
+
+    @contextlib.contextmanager
+    def counting_lines(self, count: LineCount) -> Iterator[LineCount]:
+        """Within this block every call into the student's code counts, in the sandbox, the lines
+        of the student's own code it runs (checks.count_lines), added to `count`."""
+        self._line_counts.append(count)
+        try:
+            yield count
+        finally:
+            self._line_counts.remove(count)
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -354,6 +386,7 @@ class Kernel:
         """Execute a cell of the student's notebook: (outputs, error or None)."""
         timeout = timeout or self.limits.cell_timeout_s
         msg, _ = self._exchange({"op": "exec", "code": code}, [], timeout, "the cell")
+        self._check_files()
         if msg.get("op") == "error":  # interrupted outside of the cell's own handling
             return [], {
                 "ename": str(msg.get("ename")),
@@ -363,6 +396,48 @@ class Kernel:
         outputs = msg.get("outputs") if isinstance(msg.get("outputs"), list) else []
         error = msg.get("error") if isinstance(msg.get("error"), dict) else None
         return [o for o in outputs if isinstance(o, dict)], error
+
+    def _check_files(self) -> None:
+        """Kill the kernel if its home folder holds more than limits.max_files files and folders
+        (the folder's bytes are capped by its RAM disk's size)."""
+        if not self.spec.sandboxed:
+            return
+        home = self._home_seen_from_here()
+        if home is None:
+            return
+        count, todo = 0, [home]
+        while todo:  # without recursion: the tree may be deeper than Python's stack
+            try:
+                with os.scandir(todo.pop()) as entries:
+                    for entry in entries:
+                        count += 1
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+            except OSError:
+                continue
+            if count > self.limits.max_files:
+                self.kill(
+                    f"the notebook left more than {self.limits.max_files} files in its home folder"
+                )
+                raise KernelDied(self.dead)
+
+    def _home_seen_from_here(self) -> str | None:
+        """The sandbox's home folder, through /proc/<the kernel's pid>/root."""
+        if self._runner_pid is None:
+            try:
+                kids = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                return None
+            for p in reversed(kids):
+                try:
+                    if "coursekit.grading.runner" in " ".join(p.cmdline()):
+                        self._runner_pid = p.pid
+                        break
+                except psutil.Error:
+                    continue
+        if self._runner_pid is None:
+            return None
+        return f"/proc/{self._runner_pid}/root{HOME}"
 
     def lookup(self, names: list[str]) -> dict[str, Any]:
         """The student's values for `names`: plain data, Remote proxies, or MISSING."""
@@ -381,6 +456,24 @@ class Kernel:
                 v._name = name
             out[name] = v
         return out
+
+    def _merge_trace(self, trace: object) -> None:
+        """The sandbox's trace of a call into every open Trace. It is the student's word: a
+        missing, malformed or flooded trace is a gap (the check that reads it fails closed)."""
+        ops = trace.get("ops") if isinstance(trace, dict) else None
+        mods = trace.get("modules") if isinstance(trace, dict) else None
+        gaps = trace.get("gaps", []) if isinstance(trace, dict) else []
+        for t in self._traces:
+            if (
+                not isinstance(ops, list)
+                or not isinstance(mods, list)
+                or not isinstance(gaps, list)
+            ):
+                t.gap("the call came back without its trace")
+                continue
+            if len(ops) + len(mods) > TRACE_CAP:
+                t.gap(f"more than {TRACE_CAP} operations")
+            t.merge(ops[:TRACE_CAP], mods[:TRACE_CAP], gaps[:20])
 
     def call_keeping_arguments(
         self, fn: Any, args: tuple, kwargs: dict
@@ -416,6 +509,8 @@ class Kernel:
                 header["trace"] = True
             if state:
                 header["state"] = True
+            if self._line_counts:
+                header["lines"] = True
         elif op == "getattr":
             header["name"] = attr
         elif op == "getitem":
@@ -438,12 +533,13 @@ class Kernel:
             )
         if msg.get("op") != "result":
             raise ProtocolError("unexpected reply")
-        trace = msg.get("trace")
-        if self._traces and isinstance(trace, dict):
-            ops, mods = trace.get("ops", []), trace.get("modules", [])
-            if isinstance(ops, list) and isinstance(mods, list):
-                for t in self._traces:
-                    t.merge(ops[:10000], mods[:10000])
+        if self._traces and op in ("call", "binop"):
+            self._merge_trace(msg.get("trace"))
+        if op == "call" and self._line_counts:
+            lines = msg.get("lines")  # fail closed: a call that brings back no count ran "a lot"
+            n = lines if type(lines) is int and lines >= 0 else 10**9
+            for c in self._line_counts:
+                c.lines += n
         value = decode(msg.get("value"), bufs, self._decode_value)
         if isinstance(value, Remote):
             value._name = name

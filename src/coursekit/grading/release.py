@@ -10,11 +10,56 @@ from ..errors import CoursekitError
 from ..notebooks import ASSIGNMENTS, source_path
 from .config import nbgrader_config
 
-__all__ = ["ReleaseError", "release"]
+__all__ = ["ReleaseError", "release", "show_only_problems"]
 
 
 class ReleaseError(CoursekitError):
     """An assignment can't be released (unknown, not JSON, nbgrader refused it)."""
+
+
+def show_only_problems(nb: dict) -> list[str]:
+    """Why the cells tagged `show-only` in a source notebook can't be skipped when grading: each
+    name such a cell binds (assignments, functions, classes, imports) that a later cell reads,
+    unless that later cell is show-only too. Empty when the tags are safe."""
+    import ast
+
+    from .assignment import cell_text
+    from .verdict import free_names
+
+    def code(c: dict) -> str:
+        lines = cell_text(c.get("source")).splitlines()
+        return "\n".join(ln for ln in lines if not ln.lstrip().startswith(("%", "!")))
+
+    def show_only(c: dict) -> bool:
+        return "show-only" in c.get("metadata", {}).get("tags", [])
+
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    problems = []
+    for i, c in enumerate(cells):
+        if not show_only(c):
+            continue
+        tree = ast.parse(code(c))
+        bound = {
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        bound |= {
+            (a.asname or a.name).split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        }
+        gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
+        for later in cells[i + 1 :]:
+            if show_only(later):
+                continue
+            read = bound & set(free_names(code(later)))
+            if read:
+                lgid = later.get("metadata", {}).get("nbgrader", {}).get("grade_id", "a later cell")
+                problems.append(
+                    f"{gid} is tagged show-only but {lgid} reads {', '.join(sorted(read))}"
+                )
+    return problems
 
 
 def release(
@@ -43,9 +88,12 @@ def release(
             known = ", ".join(a for a in ASSIGNMENTS if source_path(a, root).is_file()) or "none"
             raise ReleaseError(f"unknown assignment {name!r} (no {path}); known: {known}")
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            nb = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ReleaseError(f"{path} is not valid JSON: {exc}") from None
+        problems = show_only_problems(nb)
+        if problems:  # skipping it when grading would change what later cells see
+            raise ReleaseError(f"{path}: {problems[0]}; remove the tag or the dependency")
     cfg = nbgrader_config(root, db_url)
     if release_dir is not None:
         cfg.CourseDirectory.release_directory = str(Path(release_dir).resolve())

@@ -7,6 +7,8 @@ import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .outputs import csv_cell, safe_text
+
 __all__ = ["STATUSES", "ICONS", "CellRecord", "ExerciseResult", "SubmissionResult", "ClassResult"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
@@ -23,6 +25,11 @@ class CellRecord:
     outputs: list[dict] = field(default_factory=list)  # nbformat outputs
     nbgrader: dict = field(default_factory=dict)  # the released cell's nbgrader metadata, if any
 
+    def __post_init__(self) -> None:  # a result file from an older run: its texts made safe too
+        for o in self.outputs:
+            if isinstance(o, dict) and isinstance(o.get("text"), str):
+                o["text"] = safe_text(o["text"])
+
 
 @dataclass
 class ExerciseResult:
@@ -38,6 +45,13 @@ class ExerciseResult:
     flags: list[str] = field(default_factory=list)  # tampering detected on this cell
     output: str = ""  # what the visible checks printed (shown in the feedback)
 
+    def __post_init__(
+        self,
+    ) -> None:  # text from a student, safe to write anywhere (CSV, HTML, JSON)
+        self.message = safe_text(self.message, 4000)
+        self.output = safe_text(self.output)
+        self.flags = [safe_text(f, 1000) for f in self.flags]
+
 
 @dataclass
 class SubmissionResult:
@@ -50,6 +64,10 @@ class SubmissionResult:
     feedback: str = ""  # path of the feedback HTML
     seconds: float = 0.0
     cells: list[CellRecord] = field(default_factory=list)  # the executed notebook's code cells
+
+    def __post_init__(self) -> None:
+        self.error = safe_text(self.error, 4000)
+        self.flags = [safe_text(f, 1000) for f in self.flags]
 
     @property
     def score(self) -> float:
@@ -148,8 +166,8 @@ class ClassResult:
                         f"{e.score:g}",
                         f"{e.max_score:g}",
                         e.status,
-                        e.message,
-                        flags,
+                        csv_cell(e.message),
+                        csv_cell(flags),
                     ]
                 )
         return buf.getvalue()

@@ -19,10 +19,15 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 MAX_TEXT = int(os.environ.get("COURSEKIT_OUTPUT_KB", "256")) * 1024
 MAX_IMAGES = 2 * 2**20
+TRACE_SENT = 20_000  # names of a trace sent back (more: the grader sees a flood, a gap)
+MAX_ANSWER = (
+    int(os.environ.get("COURSEKIT_ANSWER_MB", "64")) * 2**20 - 2**20
+)  # headroom for framing
 BINOPS = ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod")
 
 
@@ -116,9 +121,10 @@ class Runner:
     def __init__(self, rfd: int, wfd: int) -> None:
         from .wire import Channel
 
-        self.chan = Channel(rfd, wfd)
+        self.chan = Channel(rfd, wfd, max_message=MAX_ANSWER + 2**20)
         self.handles: dict[int, Any] = {}
         self.outputs: list[dict] = []
+        self.display_text = 0
         self.image_bytes = 0
         self.watchdog = Watchdog()
         self._shell = None
@@ -146,6 +152,12 @@ class Runner:
 
                         value = base64.b64encode(value).decode()
                 keep[mime] = str(value)[: MAX_TEXT if mime == "text/plain" else MAX_IMAGES]
+        if "text/plain" in keep:  # displayed text shares the cell's text budget with print()
+            room = max(MAX_TEXT - self.display_text, 0)
+            self.display_text += len(keep["text/plain"])
+            keep["text/plain"] = keep["text/plain"][:room]
+            if not keep["text/plain"]:
+                del keep["text/plain"]
         if keep:
             out = {"output_type": kind, "data": keep, "metadata": {}}
             if kind == "execute_result":
@@ -253,6 +265,7 @@ class Runner:
 
     def op_exec(self, msg: dict) -> None:
         self.outputs = []
+        self.display_text = 0
         code = str(msg.get("code", ""))
         timeout = float(msg.get("timeout", 60))
         out = CappedText("stdout", self.outputs)
@@ -313,6 +326,20 @@ class Runner:
             value = fn()
         return value, trace
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _lines_counted(msg: dict) -> Iterator[Any]:
+        """The lines of the student's code run inside, counted when the grader asked for it
+        (checks.count_lines); yields the count, or None."""
+        if not msg.get("lines"):
+            yield None
+            return
+        from ..checks import LineCount, local_line_count
+
+        count = LineCount()
+        with local_line_count(count):
+            yield count
+
     def _binop(self, target: Any, msg: dict, bufs: list) -> Any:
         import operator
 
@@ -326,7 +353,7 @@ class Runner:
     def op_object(self, msg: dict, bufs: list) -> None:
         op = msg["op"]
         timeout = float(msg.get("timeout", 60))
-        trace = None
+        trace = lines = None
         try:
             target = self.handles[int(msg.get("ref"))]
         except (KeyError, TypeError, ValueError):
@@ -335,12 +362,18 @@ class Runner:
         sink = CappedText("stdout", [])
         old = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
+        out: list = []
         try:
             with self.deadline(timeout):
                 if op == "call":
                     args = self._dec(msg.get("args", []), bufs)
                     kwargs = self._dec(msg.get("kwargs", {"__dict__": []}), bufs)
-                    value, trace = self._traced(msg, lambda: target(*args, **kwargs))
+                    with self._lines_counted(msg) as lines:
+                        # the result is encoded inside the trace: a lazy value computed only
+                        # when it is read is traced too
+                        encoded, trace = self._traced(
+                            msg, lambda: self._enc(target(*args, **kwargs), out)
+                        )
                 elif op == "getattr":
                     value = getattr(target, str(msg.get("name")))
                 elif op == "getitem":
@@ -351,14 +384,32 @@ class Runner:
                     value = -target
                 else:
                     value = len(target)
-            out: list = []
-            reply = {"op": "result", "value": self._enc(value, out)}
+            reply = {"op": "result", "value": encoded if op == "call" else self._enc(value, out)}
+            if lines is not None:  # checks.count_lines: the student's lines this call ran
+                reply["lines"] = lines.lines
             if op == "call" and msg.get("state"):  # the arguments as the call left them
                 reply["args"] = self._enc(list(args), out)
                 reply["kwargs"] = self._enc(dict(kwargs), out)
             if trace is not None:
-                reply["trace"] = {"ops": sorted(trace.ops), "modules": sorted(trace.modules)}
+                reply["trace"] = {
+                    "ops": sorted(trace.ops)[:TRACE_SENT],
+                    "modules": sorted(trace.modules)[:TRACE_SENT],
+                    "gaps": trace.gaps[:20],
+                }
             sys.stdout, sys.stderr = old
+            from .wire import MAX_HEADER, encoded_size
+
+            head, total = encoded_size(reply, out)
+            if head > MAX_HEADER or total > MAX_ANSWER:
+                self.chan.send(
+                    {
+                        "op": "error",
+                        "ename": "AnswerTooLarge",
+                        "evalue": f"the answer takes {total >> 20} MB, over the grader's "
+                        f"{MAX_ANSWER >> 20} MB cap for one answer",
+                    }
+                )
+                return
             self.chan.send(reply, out)
         except KeyboardInterrupt:
             sys.stdout, sys.stderr = old

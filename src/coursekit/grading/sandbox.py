@@ -199,25 +199,104 @@ def remove_tree(path: Path) -> None:
         )
 
 
+# --- seccomp: the kernel keyring is a store of the uid's that survives the sandbox ------------------
+#
+# add_key / request_key / keyctl are refused (EPERM) inside the sandbox, so nothing a student
+# leaves in the uid's keyrings can reach the next student graded under the same uid. A small
+# classic-BPF program, handed to bwrap's --seccomp.
+
+_SECCOMP_ARCH = {  # machine: (AUDIT_ARCH_*, syscalls to refuse, x32 bit to refuse or 0)
+    "x86_64": (0xC000003E, (248, 249, 250), 0x40000000),
+    "aarch64": (0xC00000B7, (217, 218, 219), 0),
+}
+
+
+def seccomp_program() -> bytes | None:
+    """The filter for this machine, or None where it is not known (then no filter is used)."""
+    import platform
+    import struct
+
+    arch = _SECCOMP_ARCH.get(platform.machine())
+    if arch is None:
+        return None
+    audit, refused, x32 = arch
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    checks = ([(jge, x32)] if x32 else []) + [(jeq, nr) for nr in refused]
+    n = len(checks)
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, audit), (ret, 0, 0, deny), (ld, 0, 0, 0)]
+    for i, (op, k) in enumerate(checks):
+        prog.append((op, n - i, 0, k))  # true: jump to the deny below the allow
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    return b"".join(struct.pack("=HBBI", *f) for f in prog)
+
+
 @dataclass
 class Spec:
-    """How to start one kernel: its command line, environment and private home folder."""
+    """How to start one kernel: its command line, environment, the host folder of its log, and
+    the file descriptors the command line names (passed to the process, closed after start)."""
 
     argv: list[str]
     env: dict[str, str]
     home: Path
+    fds: tuple[int, ...] = ()
+    sandboxed: bool = True
 
     def cleanup(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = ()
         remove_tree(self.home)
 
 
-def build_spec(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int]) -> Spec:
+NUMPY_ONLY = "graded with NumPy only"
+# what `import torch` says in a NumPy-only kernel (after the package's name)
+NUMPY_ONLY_TAIL = (
+    " is not available here: this exercise is graded with NumPy only, so no ready-made "
+    "implementation can be called"
+)
+HIDDEN_PACKAGES = ("torch", "functorch", "torchgen", "scipy")  # what a NumPy-only kernel lacks
+
+
+@functools.cache
+def _stub_dir() -> Path:
+    """A package that refuses to be imported: bound over torch's, scipy's in a NumPy-only kernel."""
+    folder = Path(tempfile.mkdtemp(prefix="coursekit-stub-"))
+    stub = folder / "__init__.py"
+    stub.write_text(f"raise ImportError(__name__.split('.')[0] + {NUMPY_ONLY_TAIL!r})\n")
+    folder.chmod(0o755)
+    stub.chmod(0o644)
+    return folder
+
+
+def _package_dirs(names: tuple[str, ...]) -> list[Path]:
+    import importlib.util
+
+    out = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if found is not None and found.submodule_search_locations:
+            out += [Path(p) for p in found.submodule_search_locations]
+    return out
+
+
+def build_spec(
+    limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, int], hide: tuple[str, ...] = ()
+) -> Spec:
+    """How to start a kernel. hide: packages that kernel can't import (a NumPy-only kernel)."""
     home = Path(tempfile.mkdtemp(prefix="coursekit-kernel-"))
     root = os.geteuid() == 0
     uid = UID_BASE + slot
     if root and sandbox:
         uid = lease_uid(slot)
-        clear_uid(uid)
+        if not hide:  # a submission's first kernel: a previous student's strays go (a NumPy-only
+            clear_uid(uid)  # kernel starts beside that one, under the same uid)
     data = _data_dir()
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -231,6 +310,7 @@ def build_spec(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, in
         "COURSEKIT_HEADLESS": "1",
         "COURSEKIT_OFFLINE": "1",
         "COURSEKIT_OUTPUT_KB": str(limits.output_kb),
+        "COURSEKIT_ANSWER_MB": str(limits.answer_mb),
         "OMP_NUM_THREADS": str(limits.cpu_threads),
         "MKL_NUM_THREADS": str(limits.cpu_threads),
         "OPENBLAS_NUM_THREADS": str(limits.cpu_threads),
@@ -256,19 +336,18 @@ def build_spec(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, in
     prlimit.append("--")
 
     if not sandbox:
-        return Spec(prlimit + py, env, home)
+        return Spec(prlimit + py, env, home, sandboxed=False)
 
-    config = home / ".config" / "matplotlib"
-    config.mkdir(parents=True, exist_ok=True)
-    for f in _fontlists():
-        shutil.copyfile(f, config / f.name)
-    if root:
-        for dirpath, _, files in os.walk(home):
-            os.chown(dirpath, uid, uid)
-            for f in files:
-                os.chown(os.path.join(dirpath, f), uid, uid)
     os.chmod(home, 0o700)
+    fds: list[int] = []
     argv = [*prlimit, _bwrap(), *_ns_args(root)]
+    program = seccomp_program()
+    if program is not None:
+        r, w = os.pipe()
+        os.write(w, program)  # a few dozen bytes: fits the pipe's buffer
+        os.close(w)
+        fds.append(r)
+        argv += ["--seccomp", str(r)]
     for sysdir in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
         if os.path.exists(sysdir):
             argv += (
@@ -285,11 +364,22 @@ def build_spec(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, in
     ):
         if os.path.exists(etc):
             argv += ["--ro-bind", etc, etc]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # /tmp and the home folder are RAM disks of a fixed size: what a notebook writes is capped
+    # (bytes, and files with them), counted nowhere else, and gone with the sandbox.
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     binds = _python_paths() + ([data] if data is not None else [])
     for path in binds:
         argv += _dirs_for(path) + ["--ro-bind", str(path), str(path)]
-    argv += ["--perms", "0755", "--dir", "/home", "--bind", str(home), HOME, "--chdir", "/"]
+    for pkg in _package_dirs(hide):  # an empty package whose import raises ImportError
+        argv += ["--ro-bind", str(_stub_dir()), str(pkg)]
+    argv += ["--perms", "0755", "--dir", "/home"]
+    argv += ["--perms", "0777", "--size", str(limits.disk_mb << 20), "--tmpfs", HOME]
+    config = f"{HOME}/.config/matplotlib"
+    argv += ["--perms", "0777", "--dir", f"{HOME}/.config", "--perms", "0777", "--dir", config]
+    for f in _fontlists():  # matplotlib's font list, so that no kernel rebuilds it
+        argv += ["--ro-bind", str(f), f"{config}/{f.name}"]
+    argv += ["--chdir", "/"]
     if root:
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         argv += [
@@ -305,4 +395,4 @@ def build_spec(limits: Limits, slot: int, sandbox: bool, pass_fds: tuple[int, in
     else:
         argv += ["--"]
     argv += py
-    return Spec(argv, env, home)
+    return Spec(argv, env, home, tuple(fds))

@@ -42,20 +42,23 @@ class CellRun:
         return self.output
 
 
-def run_test_cell(source: str, ns: dict, *, name: str = "test", hidden: bool = True) -> CellRun:
-    """Execute the test cell `source` in `ns` (modified in place): the visible part, then, when
-    `hidden` is true, the hidden part in hidden mode. Never raises an Exception from the cell:
-    it comes back as ``CellRun.error`` with the part that raised it. (KeyboardInterrupt and
-    SystemExit pass through.)"""
-    visible, hidden_src = split_hidden(source)
+def run_test_cell(
+    source: str, ns: dict, *, name: str = "test", hidden: bool = True, visible: bool = True
+) -> CellRun:
+    """Execute the test cell `source` in `ns` (modified in place): the visible part (unless
+    `visible` is false: the grader runs it earlier), then, when `hidden` is true, the hidden part
+    in hidden mode. Never raises an Exception from the cell: it comes back as ``CellRun.error``
+    with the part that raised it. (KeyboardInterrupt and SystemExit pass through.)"""
+    visible_src, hidden_src = split_hidden(source)
     ns.setdefault("__builtins__", builtins)
     ns.setdefault("__name__", "__coursekit_test__")
     out = io.StringIO()
     part = "visible"
     try:
-        code = compile(visible, f"<test {name}>", "exec")
-        with contextlib.redirect_stdout(out):
-            exec(code, ns)  # trusted: the instructor's test code
+        if visible:
+            code = compile(visible_src, f"<test {name}>", "exec")
+            with contextlib.redirect_stdout(out):
+                exec(code, ns)  # trusted: the instructor's test code
         if hidden and hidden_src.strip():
             part = "hidden"
             code = compile(hidden_src, f"<hidden tests {name}>", "exec")

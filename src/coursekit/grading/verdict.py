@@ -13,20 +13,33 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..checks import (
     CheckFailed,
     reset_remote_caller,
+    reset_remote_line_counter,
     reset_remote_tracer,
     set_remote_caller,
+    set_remote_line_counter,
     set_remote_tracer,
 )
+from ..notebooks import split_hidden
 from .assignment import TestSpec
 from .kernel import MISSING, Kernel, KernelDied, RemoteError
+from .sandbox import NUMPY_ONLY
 from .testcell import run_test_cell
 
-__all__ = ["Verdict", "free_names", "evaluate_test"]
+__all__ = [
+    "Verdict",
+    "Pending",
+    "free_names",
+    "evaluate_test",
+    "evaluate_visible",
+    "evaluate_hidden",
+]
 
 _BUILTINS = set(dir(builtins))
 
@@ -77,6 +90,8 @@ def _describe_remote(exc: RemoteError, hidden: bool) -> tuple[str, str]:
     who = f"`{exc.name}`" if exc.name else "your code"
     if exc.timeout:
         return "timeout", f"{who} did not finish within the time limit (an endless loop?)"
+    if exc.ename in ("ImportError", "ModuleNotFoundError") and NUMPY_ONLY in exc.evalue:
+        return "failed", f"{who}: {exc.evalue}. Write it with NumPy."
     if exc.ename == "NotImplementedError":
         return "error", f"{who} is not written yet (it still raises NotImplementedError)"
     if hidden:
@@ -104,8 +119,34 @@ def _judge(error: Exception, hidden: bool) -> tuple[str, str]:
     return "failed", f"{type(error).__name__}: {error}"
 
 
-def evaluate_test(kernel: Kernel, test: TestSpec) -> Verdict:
-    """Run one full test cell against the student's kernel; the verdict and visible output."""
+@dataclass
+class Pending:
+    """A test whose visible checks passed: its hidden tests run after the notebook's last cell
+    (so that no cell of the student's can see what the hidden tests passed to its functions)."""
+
+    test: TestSpec
+    kernel: Kernel  # where the student's names live
+    ns: dict  # the test cell's namespace: the student's names (proxies) and the visible part's
+    output: str  # what the visible part printed
+
+
+@contextlib.contextmanager
+def _routed_to(kernel: Kernel) -> Iterator[None]:
+    """checks' tracing, argument-state and line-count calls, routed into the sandbox."""
+    token = set_remote_tracer(kernel.tracing)
+    caller = set_remote_caller(kernel.call_keeping_arguments)
+    counter = set_remote_line_counter(kernel.counting_lines)
+    try:
+        yield
+    finally:
+        reset_remote_line_counter(counter)
+        reset_remote_caller(caller)
+        reset_remote_tracer(token)
+
+
+def evaluate_visible(kernel: Kernel, test: TestSpec) -> Verdict | Pending:
+    """Run a test cell's visible checks against the student's kernel. A failure is the verdict;
+    a pass is Pending on the hidden tests (or the verdict, when the cell has none)."""
     try:
         names = free_names(test.source)
     except SyntaxError as exc:  # an authoring error, not the student's
@@ -118,20 +159,44 @@ def evaluate_test(kernel: Kernel, test: TestSpec) -> Verdict:
     except KernelDied as exc:
         return Verdict("error", f"not graded: {exc}")
     missing = [n for n, v in values.items() if v is MISSING]
+    if missing and kernel.hide:  # a NumPy-only kernel: its cell needed torch or scipy to run
+        return Verdict(
+            "failed",
+            f"{', '.join(f'`{n}`' for n in missing)}: its cell can't run without torch or scipy: "
+            f"it calls a ready-made implementation (this exercise is {NUMPY_ONLY}). "
+            "Write it with NumPy.",
+        )
     if missing:
         return Verdict(
             "missing",
             f"{', '.join(f'`{n}`' for n in missing)} is not defined in your notebook "
             "(was a cell deleted or renamed, or not run?)",
         )
-    token = set_remote_tracer(kernel.tracing)
-    caller = set_remote_caller(kernel.call_keeping_arguments)
-    try:
-        run = run_test_cell(test.source, dict(values), name=test.grade_id)
-    finally:
-        reset_remote_caller(caller)
-        reset_remote_tracer(token)
-    if run.passed:
+    ns = dict(values)
+    with _routed_to(kernel):
+        run = run_test_cell(test.source, ns, name=test.grade_id, hidden=False)
+    if not run.passed:
+        status, message = _judge(run.error, False)
+        return Verdict(status, message, run.output)
+    if not split_hidden(test.source)[1].strip():
         return Verdict("passed", "", run.output)
-    status, message = _judge(run.error, run.part == "hidden")
-    return Verdict(status, message, run.output)
+    return Pending(test, kernel, ns, run.output)
+
+
+def evaluate_hidden(pending: Pending) -> Verdict:
+    """Run the hidden tests of a test whose visible checks passed, in its kernel."""
+    with _routed_to(pending.kernel):
+        run = run_test_cell(
+            pending.test.source, pending.ns, name=pending.test.grade_id, visible=False
+        )
+    if run.passed:
+        return Verdict("passed", "", pending.output)
+    status, message = _judge(run.error, True)
+    return Verdict(status, message, pending.output)
+
+
+def evaluate_test(kernel: Kernel, test: TestSpec) -> Verdict:
+    """Run one full test cell against the student's kernel, its hidden tests right after its
+    visible checks; the verdict and visible output."""
+    first = evaluate_visible(kernel, test)
+    return first if isinstance(first, Verdict) else evaluate_hidden(first)

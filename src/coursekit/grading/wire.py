@@ -23,9 +23,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ProtocolError", "Channel", "encode", "decode", "MAX_MESSAGE"]
+__all__ = [
+    "ProtocolError",
+    "Channel",
+    "encode",
+    "decode",
+    "encoded_size",
+    "MAX_MESSAGE",
+    "MAX_HEADER",
+]
 
-MAX_MESSAGE = 512 * 2**20  # bytes in one message, header and buffers together
+MAX_MESSAGE = 64 * 2**20  # bytes in one message, header and buffers together (limits.answer_mb)
+MAX_HEADER = 8 * 2**20  # bytes of JSON in one message: parsed JSON takes many times its size
+MAX_BUFFERS = 100_000
 MAX_DEPTH = 32
 _DTYPES = {
     "bool",
@@ -203,15 +213,24 @@ def _unarray(meta: Any, buffers: list[bytes]) -> np.ndarray:
     return np.frombuffer(buf, dtype=dt).reshape(shape).copy()
 
 
+def encoded_size(header: dict, buffers: list[bytes]) -> tuple[int, int]:
+    """(JSON bytes, total bytes) of a message, as Channel.send would frame it."""
+    raw = len(json.dumps(header, allow_nan=False, separators=(",", ":")))
+    return raw, raw + sum(len(b) for b in buffers) + 8 * (1 + len(buffers))
+
+
 # --- frames ------------------------------------------------------------------------------------
 
 
 class Channel:
     """Messages over a pair of file descriptors (pipes)."""
 
-    def __init__(self, rfd: int, wfd: int, max_message: int = MAX_MESSAGE) -> None:
+    def __init__(
+        self, rfd: int, wfd: int, max_message: int = MAX_MESSAGE, max_header: int = MAX_HEADER
+    ) -> None:
         self.rfd, self.wfd = rfd, wfd
         self.max_message = max_message
+        self.max_header = min(max_header, max_message)
         self._buf = bytearray()
 
     def send(self, header: dict, buffers: list[bytes] = ()) -> None:
@@ -255,20 +274,22 @@ class Channel:
     def recv(self, deadline: float | None = None) -> tuple[dict, list[bytes]]:
         total = 0
         (hlen,) = struct.unpack(">Q", self._take(8, deadline))
-        if hlen > self.max_message:
-            raise ProtocolError("message too large")
+        if hlen > self.max_header:  # checked before anything is read or parsed
+            raise ProtocolError(f"message too large (a header of {hlen} bytes)")
         try:
             header = json.loads(self._take(hlen, deadline))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ProtocolError("message is not JSON") from None
         if not isinstance(header, dict) or not isinstance(header.get("nbuf", 0), int):
             raise ProtocolError("bad message header")
+        if not 0 <= header.get("nbuf", 0) <= MAX_BUFFERS:
+            raise ProtocolError("too many buffers")
         total += hlen
         buffers = []
         for _ in range(header.get("nbuf", 0)):
             (blen,) = struct.unpack(">Q", self._take(8, deadline))
             total += blen
             if total > self.max_message:
-                raise ProtocolError("message too large")
+                raise ProtocolError(f"message too large (over {self.max_message >> 20} MB)")
             buffers.append(self._take(blen, deadline))
         return header, buffers
