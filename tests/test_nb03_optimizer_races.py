@@ -1,11 +1,11 @@
 """Notebook 03 (optimizer races): the race widget, the notebook, and a small class graded once.
 
 Fast tests drive coursekit.race directly (headless and as a live widget without a browser).
-Slow tests grade one class end to end, once (the notebook runs in the grader's sandbox): the solution gets
-full marks, a blank copy 0 everywhere, a partly correct copy exactly its score, and two copies
-full of known slips (ε inside the square root, no bias correction, the learning rate inside the
-momentum buffer, Nesterov without its look-ahead, a torch.optim wrapper...) fail each exercise
-with a message that names the slip.
+Slow tests grade one class end to end, once (the notebook runs in the grader's sandbox): the
+solution gets full marks, a blank copy 0 everywhere, a partly correct copy exactly its score, and
+two copies made of the validity table's slips (tests/validity/nb03_optimizer_races.py: ε inside
+the square root, the learning rate inside the velocity, Nesterov without its look-ahead, a
+torch.optim wrapper...) fail each exercise with a message that names the slip.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from gradekit import graded_class, register_students
+from validity import nb03_optimizer_races as table
 
 from coursekit import race as R
 from coursekit.checks import CheckFailed
@@ -299,223 +300,44 @@ def test_optimizer_tests_trace_and_compare_with_torch():
 # --- slow: the whole notebook, and a class graded end to end -------------------------------------
 
 
+# Two students made of the validity table's mistakes, one per exercise (test: the case's "what").
+# In wrong_one, Adam is wrong and AdamW (built on it) is wrong on its own part too; in wrong_two,
+# only Adam's defaults are wrong, so AdamW is compared with torch's visibly.
 WRONG_ONE = {
-    "answer_SGD": """
-class SGD:
-    def __init__(self, lr, weight_decay=0.0):
-        self.lr, self.weight_decay = lr, weight_decay
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        return w - lr * (g - self.weight_decay * w)
-""",
-    "answer_Momentum": """
-class Momentum:
-    def __init__(self, lr, momentum=0.9, dampening=0.0, weight_decay=0.0):
-        self.lr, self.mu, self.d, self.wd, self.v = lr, momentum, dampening, weight_decay, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.v = lr * g if self.v is None else self.mu * self.v + (1 - self.d) * lr * g
-        return w - self.v
-""",
-    "answer_Nesterov": """
-class Nesterov:
-    def __init__(self, lr, momentum=0.9, weight_decay=0.0):
-        self.lr, self.mu, self.wd, self.v = lr, momentum, weight_decay, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.v = g.copy() if self.v is None else self.mu * self.v + g
-        return w - lr * self.v
-""",
-    "answer_AdaGrad": """
-class AdaGrad:
-    def __init__(self, lr=0.01, eps=1e-10, weight_decay=0.0, initial_accumulator_value=0.0):
-        self.lr, self.eps, self.wd, self.r0, self.r = lr, eps, weight_decay, initial_accumulator_value, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.r = (np.full_like(w, self.r0) if self.r is None else self.r) + g * g
-        return w - lr * g / np.sqrt(self.r + self.eps)
-""",
-    "answer_RMSProp": """
-class RMSProp:
-    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
-        self.lr, self.a, self.eps, self.wd, self.r = lr, alpha, eps, weight_decay, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.r = (1 - self.a) * g * g if self.r is None else self.a * self.r + (1 - self.a) * g * g
-        return w - lr * g / (np.sqrt(self.r) + self.eps)
-""",
-    "answer_Adam": """
-class Adam:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
-        self.m = self.v = None
-        self.t = 0
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
-        g = g + self.wd * w
-        if self.m is None:
-            self.m, self.v = np.zeros_like(w), np.zeros_like(w)
-        self.t += 1
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
-        return w - lr * (self.m / (1 - b1 ** self.t)) / np.sqrt(self.v / (1 - b2 ** self.t) + self.eps)
-""",
-    "answer_AdamW": """
-class AdamW:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        self.inner = _RightAdam(lr, betas, eps, weight_decay)
-    def step(self, w, g, lr=None):
-        return self.inner.step(w, g, lr)
-""",
-    "answer_optimal_momentum_params": """
-def optimal_momentum_params(lam_min, lam_max):
-    a, b = np.sqrt(lam_min), np.sqrt(lam_max)
-    return ((b - a) / (b + a)) ** 2, (2 / (a + b)) ** 2
-""",
-    "answer_lr_at": """
-def lr_at(schedule, t, **p):
-    if schedule == "step":
-        return p["lr0"] * p.get("gamma", 0.1) ** (t // p["step_size"])
-    if schedule == "exponential":
-        return p["lr0"] * p["gamma"] ** (t + 1)
-    if schedule == "cosine":
-        e = p.get("eta_min", 0.0)
-        return e + (p["lr0"] - e) * (1 + np.cos(np.pi * t / p["T_max"])) / 2
-    if schedule == "anneal":
-        return p["alpha"] / (p["eps"] + t)
-    s = p["step_size_up"]
-    c = np.floor(1 + t / (2 * s))
-    return p["base_lr"] + (p["max_lr"] - p["base_lr"]) * max(0.0, 1 - abs(t / s - 2 * c + 1))
-""",
+    "test_SGD": "weight decay sign",
+    "test_Momentum": "lr inside the velocity (Pan)",
+    "test_Nesterov": "no look-ahead",
+    "test_AdaGrad": "eps inside the root",
+    "test_RMSProp": "centered ignored",
+    "test_Adam": "eps inside the root",
+    "test_AdamW": "coupled, on an Adam that is wrong too",
+    "test_optimal_momentum_params": "swapped",
+    "test_lr_at": "exponential off by one",
 }
-
 WRONG_TWO = {
-    "answer_SGD": """
-import torch
-class SGD:
-    def __init__(self, lr, weight_decay=0.0):
-        self.lr, self.wd, self.opt = lr, weight_decay, None
-    def step(self, w, g, lr=None):
-        p = torch.tensor(w, requires_grad=True)
-        opt = torch.optim.SGD([p], lr=self.lr if lr is None else lr, weight_decay=self.wd)
-        p.grad = torch.tensor(g)
-        opt.step()
-        return p.detach().numpy()
-""",
-    "answer_Momentum": """
-class Momentum:
-    def __init__(self, lr, momentum=0.9, dampening=0.0, weight_decay=0.0):
-        self.lr, self.mu, self.d, self.wd, self.v = lr, momentum, dampening, weight_decay, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.v = (0 if self.v is None else self.mu * self.v) + (1 - self.d) * g
-        return w - lr * self.v
-""",
-    "answer_Nesterov": """
-class Nesterov:
-    def __init__(self, lr, momentum=0.9, weight_decay=0.0):
-        self.lr, self.mu, self.wd, self.v = lr, momentum, weight_decay, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.v = g.copy() if self.v is None else self.mu * self.v + (1 - self.mu) * g
-        return w - lr * (g + self.mu * self.v)
-""",
-    "answer_AdaGrad": """
-class AdaGrad:
-    def __init__(self, lr=0.01, eps=1e-10, weight_decay=0.0, initial_accumulator_value=0.0):
-        self.lr, self.eps, self.wd, self.r0, self.r = lr, eps, weight_decay, initial_accumulator_value, None
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.r = (np.full_like(w, self.r0) if self.r is None else self.r) + g * g
-        return w - lr * g / (self.r + self.eps)
-""",
-    "answer_RMSProp": """
-class RMSProp:
-    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
-        self.lr, self.a, self.eps, self.wd, self.c = lr, alpha, eps, weight_decay, centered
-        self.r = self.m = 0.0
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        g = g + self.wd * w
-        self.r = self.a * self.r + (1 - self.a) * g * g
-        var = self.r
-        if self.c:
-            self.m = self.a * self.m + (1 - self.a) * g
-            var = self.r - self.m * self.m
-        return w - lr * g / np.sqrt(var + self.eps)
-""",
-    "answer_Adam": """
-class Adam:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
-        self.m = self.v = 0.0
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
-        g = g + self.wd * w
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
-        return w - lr * self.m / (np.sqrt(self.v) + self.eps)
-""",
-    "answer_AdamW": None,  # filled below: the solution's Adam-based AdamW, decaying after the step
-    "answer_optimal_momentum_params": """
-def optimal_momentum_params(lam_min, lam_max):
-    a, b = np.sqrt(lam_min), np.sqrt(lam_max)
-    return (2 / (a + b)) ** 2, (b - a) / (b + a)
-""",
-    "answer_lr_at": None,  # filled below: the solution, but an unknown schedule returns 0.0
-}
-
-ADAMW_DECAY_AFTER = """
-class AdamW:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
-        self.m = self.v = None
-        self.t = 0
-    def step(self, w, g, lr=None):
-        lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
-        if self.m is None:
-            self.m, self.v = np.zeros_like(w), np.zeros_like(w)
-        self.t += 1
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
-        new = w - lr * (self.m / (1 - b1 ** self.t)) / (np.sqrt(self.v / (1 - b2 ** self.t)) + self.eps)
-        return new * (1 - lr * self.wd)
-"""
-
-# what each slip's message must say (substrings of the exercise's message)
-NAMED_ONE = {
-    "test_SGD": "weight decay with the wrong sign",
-    "test_Momentum": "learning rate is inside the momentum buffer",
-    "test_Nesterov": "look-ahead is missing",
-    "test_AdaGrad": "eps inside the square root",
-    "test_RMSProp": "centered=True ignored",
-    "test_Adam": "eps inside the square root",
-    "test_AdamW": "weight decay added to the gradient",
-    "test_optimal_momentum_params": "lr and momentum swapped",
-    "test_lr_at": 'lr_at("exponential")',
-}
-NAMED_TWO = {
-    "test_SGD": "ready-made implementation",
-    "test_Momentum": "dampening applied at the first step",
-    "test_Nesterov": "dampened by (1 - momentum)",
+    "test_SGD": "torch.optim inside",
+    "test_Momentum": "dampening at the first step",
+    "test_Nesterov": "dampened",
     "test_AdaGrad": "no square root",
-    "test_RMSProp": "eps inside the square root",
-    "test_Adam": "missing bias correction",
-    "test_AdamW": "after the Adam step",
+    "test_RMSProp": "eps inside the root",
+    "test_Adam": "another default beta2",
+    "test_AdamW": "decay after the step",
     "test_optimal_momentum_params": "momentum not squared",
-    "test_lr_at": "should raise ValueError",
+    "test_lr_at": "no ValueError",
 }
 PARTIAL = ("answer_SGD", "answer_Momentum", "answer_Adam", "answer_optimal_momentum_params")
+
+
+def _case(test: str, what: str):
+    return next(c for c in table.CASES if c.test == test and c.what == what)
+
+
+def _answers(wrong: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for test, what in wrong.items():
+        for gid, src in _case(test, what).answers.items():
+            assert out.setdefault(gid, src) == src, (test, gid)  # the cases agree on shared cells
+    return out
 
 
 def _solution_answers() -> dict[str, str]:
@@ -526,32 +348,14 @@ def _solution_answers() -> dict[str, str]:
     }
 
 
-def _wrong_two() -> dict[str, str]:
-    sol = _solution_answers()
-    out = dict(WRONG_TWO)
-    out["answer_AdamW"] = ADAMW_DECAY_AFTER
-    out["answer_lr_at"] = sol["answer_lr_at"].replace(
-        'raise ValueError(f"unknown schedule {schedule!r}")', "return 0.0"
-    )
-    assert out["answer_lr_at"] != sol["answer_lr_at"]
-    return out
-
-
-def _wrong_one() -> dict[str, str]:
-    out = dict(WRONG_ONE)
-    right_adam = _solution_answers()["answer_Adam"].replace("class Adam:", "class _RightAdam:")
-    out["answer_AdamW"] = right_adam + "\n" + WRONG_ONE["answer_AdamW"]
-    return out
-
-
 def class_notebooks() -> dict:
     """This notebook's students in its graded class (beside the standard solution and blank)."""
     rel = release_notebook(A)
     sol = _solution_answers()
     return {
         "partial": submission_from(rel, {g: sol[g] for g in PARTIAL}),
-        "wrong_one": submission_from(rel, _wrong_one()),
-        "wrong_two": submission_from(rel, _wrong_two()),
+        "wrong_one": submission_from(rel, _answers(WRONG_ONE)),
+        "wrong_two": submission_from(rel, _answers(WRONG_TWO)),
     }
 
 
@@ -570,7 +374,9 @@ def test_grading_solution_notebook_ran_without_errors(graded):
     errors = [c for c in s.cells if any(o.get("output_type") == "error" for o in c.outputs)]
     assert not errors, errors[:1]
     text = "".join(o.get("text", "") for c in s.cells for o in c.outputs)
-    assert "not drawn while grading" in text and "MNIST race is skipped while grading" in text
+    assert "✔ passed" in text and "Traceback" not in text
+    # the races are show-only demos: skipped when grading (run and checked in test_solutions_run)
+    assert "not drawn while grading" not in text and "MNIST race is skipped" not in text
 
 
 @pytest.mark.slow
@@ -584,15 +390,16 @@ def test_grading_partial_gets_exactly_its_score(graded):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("student, named", [("wrong_one", NAMED_ONE), ("wrong_two", NAMED_TWO)])
-def test_grading_each_slip_fails_with_a_message_that_names_it(graded, student, named):
+@pytest.mark.parametrize("student, wrong", [("wrong_one", WRONG_ONE), ("wrong_two", WRONG_TWO)])
+def test_grading_each_slip_fails_with_a_message_that_names_it(graded, student, wrong):
     s = graded.get(student, A)
     assert s.score == 0, [(e.grade_id, e.score, e.message) for e in s.exercises]
     problems = []
     for e in s.exercises:
-        if named[e.grade_id] not in e.message or e.status != "failed":
+        words = _case(e.grade_id, wrong[e.grade_id]).words
+        if e.status != "failed" or not all(w.lower() in e.message.lower() for w in words):
             problems.append(
-                f"{e.grade_id}: [{e.status}] {e.message!r}; expected to mention {named[e.grade_id]!r}"
+                f"{e.grade_id}: [{e.status}] {e.message!r}; expected to mention {words}"
             )
     assert not problems, "\n".join(problems)
 
@@ -609,18 +416,17 @@ def test_grading_hidden_messages_reveal_no_values(graded):
 def test_grading_keeps_the_visible_print_out(graded):
     """The feedback shows what the visible checks printed (✓ lines), not the hidden ones."""
     out = graded.get("solution", A).exercise("test_Adam").output
-    assert "✓ Adam(lr=0.05, betas=(0.9, 0.999)): same path as torch.optim.Adam" in out
+    assert "✓ Adam(lr=0.05): same path as torch.optim.Adam" in out
     assert "a hidden test" not in out
 
 
 @pytest.mark.slow
 def test_visible_checks_report_the_first_divergent_step(graded):
-    """What the student sees: where the path leaves torch's, by how much, and what to check."""
+    """What the student sees: where the path leaves torch's, by how much, and what to check —
+    printed before the check that names the mistake."""
     s = graded.get("wrong_two", A)
-    out = s.exercise("test_Adam").output
-    assert (
-        "✗ Adam(lr=0.05, betas=(0.9, 0.999)): your path leaves torch.optim.Adam's at step 1" in out
-    )
-    assert "max |Δw| =" in out and "your step 1 has length" in out
+    out = s.exercise("test_Adam").output  # betas=(0.9, 0.99) by default: the first step agrees
+    assert "✗ Adam(lr=0.05): your path leaves torch.optim.Adam's at step 2" in out, out
+    assert "max |Δw| =" in out and "your step 2 has length" in out
     assert "Usual suspects: eps goes outside the square root" in out
     assert "✗ AdaGrad(lr=0.3)" in s.exercise("test_AdaGrad").output

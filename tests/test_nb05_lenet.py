@@ -1,10 +1,12 @@
-"""Notebook 05 (LeNet-5 on MNIST) and coursekit.training.
+"""Notebook 05 (LeNet-5 on MNIST), coursekit.training and coursekit.probes.
 
-- the training plumbing on its own (fast, no notebook);
-- the notebook's shape: metadata, points, no outputs, the release in step;
+- the training plumbing on its own (fast, no notebook), and ProbeNet, the network the checks of
+  exercises 5-9 run the student's code on (what it records);
+- the notebook's shape: the release keeps the reference code out;
 - a small class graded end to end by coursekit's grader, once per module: the solution (run top
-  to bottom in grading mode, the capped budget) gets full marks, a blank copy 0, a partly correct
-  one exactly its points, and each wrong variant fails its exercise with its diagnosis.
+  to bottom in grading mode, the capped budget) gets full marks, a partly correct copy exactly its
+  points, and students built from the validity table's cases (tests/validity/nb05_lenet_mnist.py,
+  where every mistake and alternative of this notebook lives) get the table's verdicts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import validity.nb05_lenet_mnist as validity
 from gradekit import graded_class, register_students
 
 from coursekit import training
@@ -31,127 +34,56 @@ from coursekit.notebooks import (
 A = "05_lenet_mnist"
 POINTS = {
     "test_channel_stats": 1,
+    "test_train_val_split": 1,
     "test_lenet_shapes": 2,
     "test_LeNet5": 3,
     "test_count_params": 1,
     "test_cross_entropy": 3,
     "test_train_one_epoch": 3,
     "test_evaluate": 2,
+    "test_Dropout": 2,
 }
 
-# --- wrong answers a student could write ------------------------------------------------------
 
-WRONG = {
-    "answer_channel_stats": (
-        "def channel_stats(images):\n"
-        "    x = torch.as_tensor(np.asarray(images)).float()\n"
-        "    return x.mean().item(), x.std(correction=0).item()\n",
-        "not scaled to [0, 1]",
-    ),
-    "answer_lenet_shapes": (
-        "def lenet_shapes(height=28, width=28):\n"
-        "    return {'input': (1, height, width), 'conv1': (6, height, width), 'pool1': (6, height // 2, width // 2),\n"
-        "            'conv2': (16, height // 2, width // 2), 'pool2': (16, height // 4, width // 4),\n"
-        "            'flatten': (16 * (height // 4) * (width // 4),), 'fc1': (120,), 'fc2': (84,), 'fc3': (10,)}\n",
-        "conv2 has no padding",
-    ),
-    "answer_LeNet5": (  # the classic variant with ReLU: the modern one (used for training) is right
-        "class LeNet5(nn.Module):\n"
-        "    def __init__(self, variant='modern', num_classes=10):\n"
-        "        super().__init__()\n"
-        "        self.variant = variant\n"
-        "        self.conv1 = nn.Conv2d(1, 6, 5, padding=2); self.conv2 = nn.Conv2d(6, 16, 5)\n"
-        "        self.fc1 = nn.Linear(400, 120); self.fc2 = nn.Linear(120, 84); self.fc3 = nn.Linear(84, num_classes)\n"
-        "    def forward(self, x):\n"
-        "        pool = F.max_pool2d if self.variant == 'modern' else F.avg_pool2d\n"
-        "        x = pool(F.relu(self.conv1(x)), 2)\n"
-        "        x = pool(F.relu(self.conv2(x)), 2).flatten(1)\n"
-        "        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))\n",
-        "the activation of the other variant",
-    ),
-    "answer_count_params": (
-        "def count_params(model):\n"
-        "    return sum(p.numel() for n, p in model.named_parameters() if n.endswith('weight'))\n",
-        "wrong answer",
-    ),
-    "answer_cross_entropy": (
-        "def cross_entropy(logits, targets):\n"
-        "    p = logits.exp() / logits.exp().sum(dim=1, keepdim=True)\n"
-        "    return -p[torch.arange(len(targets)), targets].log().mean()\n",
-        "NaN or infinity",
-    ),
-    "answer_train_one_epoch": (
-        "def train_one_epoch(model, images, labels, optimizer=None, *, batch_size=64, seed=0,\n"
-        "                    scheduler=None, on_batch=None, lr=3e-3):\n"
-        "    if optimizer is None:\n"
-        "        optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
-        "    model.train(); losses = []\n"
-        "    for idx in permutation_batches(len(images), batch_size, seed=seed):\n"
-        "        loss = F.cross_entropy(model(images[idx]), labels[idx])\n"
-        "        optimizer.zero_grad(); loss.backward(); optimizer.step()\n"
-        "        losses.append(loss.item())\n"
-        "        if on_batch: on_batch(len(idx))\n"
-        "    return sum(losses) / len(losses)\n",
-        "weight each batch by its size",
-    ),
-    "answer_evaluate": (
-        "def evaluate(model, images, labels, batch_size=1000):\n"
-        "    model.eval()\n"
-        "    with torch.no_grad():\n"
-        "        logits = model(images)\n"
-        "    return F.cross_entropy(logits, labels).item(), 100.0 * (logits.argmax(1) == labels).float().mean().item()\n",
-        "a percentage",
-    ),
+def case(test: str, what: str):
+    """The validity table's case `what` of exercise `test`."""
+    for c in validity.CASES:
+        if c.test == f"test_{test}" and c.what == what:
+            return c
+    raise KeyError((test, what))
+
+
+# graded students made of table cases (one per exercise): the real grader must give each case the
+# table's verdict — ProbeNet's records, probe_gradient and call_keeping_arguments through the proxy
+GRADED = {
+    "wrong_a": [
+        case("channel_stats", "0-d tensors"),
+        case("train_val_split", "two permutations"),
+        case("LeNet5", "nn.Sequential (other names)"),
+        case("count_params", "state_dict: the buffers too"),
+        case("cross_entropy", "NumPy, wrapped in torch.tensor"),
+        case("train_one_epoch", "model.train() missing"),
+        case("evaluate", "torch.no_grad() missing"),
+        case("Dropout", "in place"),
+    ],
+    "wrong_b": [
+        case("train_val_split", "torch's global generator"),
+        case("lenet_shapes", "flatten as a number"),
+        case("LeNet5", "the bias of fc3, whatever the image"),
+        case("cross_entropy", "the log-sum-exp detached"),
+        case("train_one_epoch", "the scheduler once per epoch"),
+        case("evaluate", "model.eval() missing"),
+        case("Dropout", "detached"),
+    ],
+    "wrong_c": [
+        case("train_one_epoch", "gradients never cleared"),
+        case("evaluate", "the whole set at once"),
+        case("Dropout", "one mask for every call"),
+        case("cross_entropy", "one-hot targets, Pan's formula"),
+        case("count_params", "parameters_to_vector"),
+    ],
 }
-# A second set: other classic mistakes.
-WRONG2 = {
-    "answer_channel_stats": (
-        "def channel_stats(images):\n"
-        "    x = torch.as_tensor(np.asarray(images)).float() / 255\n"
-        "    return x.mean().item(), x.std().item()\n",
-        None,
-    ),  # n − 1 on 47 M pixels is within tolerance on MNIST; the tiny example catches it
-    "answer_LeNet5": (
-        "class LeNet5(nn.Module):\n"
-        "    def __init__(self, variant='modern', num_classes=10):\n"
-        "        super().__init__()\n"
-        "        self.variant = variant\n"
-        "        self.conv1 = nn.Conv2d(1, 6, 5, padding=2); self.conv2 = nn.Conv2d(6, 16, 5)\n"
-        "        self.fc1 = nn.Linear(400, 120); self.fc2 = nn.Linear(120, 84); self.fc3 = nn.Linear(84, num_classes)\n"
-        "    def forward(self, x):\n"
-        "        act = F.relu if self.variant == 'modern' else torch.tanh\n"
-        "        x = F.max_pool2d(act(self.conv1(x)), 2)\n"
-        "        x = F.max_pool2d(act(self.conv2(x)), 2).flatten(1)\n"
-        "        return self.fc3(act(self.fc2(act(self.fc1(x)))))\n",
-        None,
-    ),
-    "answer_cross_entropy": (
-        "def cross_entropy(logits, targets):\n"
-        "    z = logits - logits.max(dim=1, keepdim=True).values\n"
-        "    return (z.exp().sum(1).log() - z[torch.arange(len(targets)), targets]).sum()\n",
-        "take the mean",
-    ),
-    "answer_train_one_epoch": (
-        "def train_one_epoch(model, images, labels, optimizer=None, *, batch_size=64, seed=0,\n"
-        "                    scheduler=None, on_batch=None, lr=3e-3):\n"
-        "    if optimizer is None:\n"
-        "        optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
-        "    model.train(); total = 0.0\n"
-        "    for idx in permutation_batches(len(images), batch_size, seed=seed):\n"
-        "        loss = F.cross_entropy(model(images[idx]), labels[idx])\n"
-        "        loss.backward(); optimizer.step()\n"
-        "        total += loss.item() * len(idx)\n"
-        "        if on_batch: on_batch(len(idx))\n"
-        "    return total / len(images)\n",
-        "zero_grad",
-    ),
-}
-WRONG2_MESSAGES = {
-    "test_channel_stats": "unbiased std",
-    "test_cross_entropy": "take the mean",
-    "test_LeNet5": "the pooling of the other variant",
-    "test_train_one_epoch": "zero_grad",
-}
+GRADED_CASES = [(student, c) for student, cases in GRADED.items() for c in cases]
 
 
 def _answer(nb, gid: str) -> str:
@@ -300,6 +232,89 @@ def test_device_menu_lists_what_exists_and_falls_back_to_cpu():
     assert "coursekit-dataset" in data._dom_classes and data.value == "mnist"
 
 
+def test_fit_names_the_set_it_evaluates_and_learning_curves_measure_both_sets():
+    torch.manual_seed(0)
+    x = torch.randn(48, 1, 4, 4)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    model = _Tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    h = training.fit(
+        model,
+        _epoch,
+        _evaluate,
+        (x, y),
+        (x, y),
+        epochs=1,
+        optimizer=opt,
+        batch_size=16,
+        progress=False,
+        plot=False,
+        eval_name="validation",
+    )
+    assert h.eval_name == "validation" and "validation accuracy" in h.summary()
+    assert (
+        "test"
+        in training.History(
+            epoch=[1], test_acc=[0.5], train_seconds=[1.0], images_per_s=[1.0]
+        ).summary()
+    )  # the default is unchanged
+    curves = training.learning_curves(
+        model,
+        _epoch,
+        _evaluate,
+        (x[:32], y[:32]),
+        (x[32:], y[32:]),
+        epochs=3,
+        optimizer=opt,
+        batch_size=16,
+    )
+    assert sorted(curves) == ["train_acc", "train_loss", "val_acc", "val_loss"]
+    assert all(len(v) == 3 for v in curves.values()) and curves["train_loss"][-1] < 0.7
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert training.plot_learning_curves({"a": curves, "b": curves}, title="t") is not None
+
+
+def test_probenet_records_what_a_training_loop_did():
+    from coursekit.probes import ProbeNet
+
+    torch.manual_seed(0)
+    net = ProbeNet()
+    x, y = torch.randn(30, 1, 28, 28), torch.randint(0, 10, (30,))
+    opt = net.make_optimizer("sgd", lr=0.1, momentum=0.9)
+    sched = net.make_one_cycle(opt, max_lr=0.1, total_steps=3)
+    for i, idx in enumerate(torch.arange(30).split(10)):
+        loss = F.cross_entropy(net(x[idx]), y[idx])
+        if i != 1:  # the second batch forgets to clear the gradients of the first
+            opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    assert [(c["training"], c["grad"], c["batch"]) for c in net.calls] == [(True, True, 10)] * 3
+    assert math.isclose(net.calls[0]["checksum"], float(x[:10].double().sum()), rel_tol=1e-9)
+    assert net.cleared == [True, False, True]
+    assert len(net.lrs) == 3 and net.lrs[0] > net.lrs[1] > net.lrs[2]  # three steps: annealing only
+    assert int(sched.last_epoch) == 3
+    net.eval()
+    with torch.no_grad():
+        logits = net(x)
+    assert (net.calls[-1]["training"], net.calls[-1]["grad"]) == (False, False)
+    assert torch.equal(net.calls[-1]["logits"], logits)
+    net.reset()
+    assert net.calls == [] and net.cleared == [] and net.lrs == []
+
+
+def test_probe_gradient_takes_autograd_where_the_function_runs():
+    from coursekit.probes import probe_gradient
+
+    out, grad = probe_gradient(lambda t, k: (k * t**2).sum(), torch.tensor([1.0, 2.0]), 3.0)
+    assert float(out) == 15.0 and grad.tolist() == [6.0, 12.0]
+    out, grad = probe_gradient(lambda t: torch.tensor(t.detach().numpy() * 2), torch.ones(2))
+    assert grad is None  # no graph back to the input: not differentiable
+    assert probe_gradient(lambda t: 1.0, torch.ones(2)) == (1.0, None)
+
+
 # --- the notebook's shape ---------------------------------------------------------------------
 
 
@@ -327,11 +342,14 @@ def class_notebooks() -> dict:
         "answer_LeNet5",
         "answer_count_params",
     )
-    return {
-        "partial": submission_from(rel, {gid: _answer(src, gid) for gid in partial_ids}),
-        "wrong": submission_from(src, {k: v for k, (v, _) in WRONG.items()}),
-        "wrong2": submission_from(src, {k: v for k, (v, _) in WRONG2.items()}),
-    }
+    students = {"partial": submission_from(rel, {gid: _answer(src, gid) for gid in partial_ids})}
+    for student, cases in GRADED.items():
+        answers: dict = {}
+        for c in cases:
+            assert not set(c.answers) & set(answers), f"{student}: {c.id} overlaps another case"
+            answers.update(c.answers)
+        students[student] = submission_from(src, answers)
+    return students
 
 
 register_students(A, class_notebooks)
@@ -362,18 +380,38 @@ def test_graded_partial_gets_exactly_its_score(graded):
 
 
 @pytest.mark.slow
-def test_graded_wrong_variants_fail_with_helpful_messages(graded):
-    s = _get(graded, "wrong")
-    for answer, (_, message) in WRONG.items():
-        e = s.exercise(answer.replace("answer_", "test_"))
-        assert e.score == 0 and e.status == "failed", (e.grade_id, e.status, e.message)
-        assert message in e.message, (e.grade_id, e.message)
-    s2 = _get(graded, "wrong2")
-    for gid, message in WRONG2_MESSAGES.items():
-        e = s2.exercise(gid)
-        assert e.score == 0 and message in e.message, (gid, e.message)
-    right = {"test_lenet_shapes", "test_count_params", "test_evaluate"}
-    assert s2.score == sum(POINTS[g] for g in right)
+@pytest.mark.parametrize(
+    ("student", "c"), GRADED_CASES, ids=[f"{s}-{c.id}" for s, c in GRADED_CASES]
+)
+def test_graded_cases_get_their_verdict_from_the_grader(graded, student, c):
+    e = _get(graded, student).exercise(c.test)
+    if c.passes:
+        assert e.status == "passed" and e.score == e.max_score, (e.status, e.message)
+        return
+    assert e.score == 0 and e.status == "failed", (e.status, e.message)
+    missing = [w for w in c.words if w.lower() not in e.message.lower()]
+    assert not missing, e.message
+    assert e.message.startswith("a hidden test failed") == c.hidden, e.message
+
+
+@pytest.mark.slow
+def test_graded_penalties_stay_with_their_exercise(graded):
+    """wrong_a's LeNet5 is an nn.Sequential: it loses LeNet5 and nothing else (count_params,
+    train_one_epoch and evaluate are graded on ProbeNet); wrong_c's right answers keep theirs."""
+    wrong_a = {e.grade_id: e.score for e in _get(graded, "wrong_a").exercises}
+    assert wrong_a["test_lenet_shapes"] == POINTS["test_lenet_shapes"]
+    wrong_c = _get(graded, "wrong_c")
+    right = {
+        "test_channel_stats",
+        "test_train_val_split",
+        "test_lenet_shapes",
+        "test_LeNet5",
+        "test_count_params",
+        "test_cross_entropy",
+    }
+    assert wrong_c.score == sum(POINTS[g] for g in right), [
+        (e.grade_id, e.message) for e in wrong_c.exercises
+    ]
 
 
 def _get(result, student):

@@ -22,12 +22,18 @@ pytestmark = pytest.mark.slow
 
 # What a notebook's own cells must print when they run (cell grade_id: words).
 PRINTS = {
+    "01_loss_surfaces": {"cell_explorer": ("GD DIVERGES", "GD is stable")},  # headless explorer
     "07_what_cnns_see": {"cell_train": ("test accuracy 9",), "cell_rf_measure": ("✓",)},
     "06_backprop_by_hand": {
         "cell_lenet_train": ("your gradients: 240 steps", "autograd: 240 steps")
     },
     "04_convolution_by_hand": {
         "cell_mnist_maps": ("feature maps (3, 26, 26) -> pooled (3, 13, 13)", "your conv2d_fast")
+    },
+    "05_lenet_mnist": {
+        "cell_train": ("validation accuracy",),
+        "cell_with_dropout": ("no dropout: after", "dropout 0.5: after"),
+        "cell_test_once": ("used once",),
     },
 }
 

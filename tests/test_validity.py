@@ -9,9 +9,8 @@ import importlib
 from pathlib import Path
 
 import pytest
-from gradekit import graded_class, register_students, solution_namespace
+from gradekit import graded_class, judge_here, register_students
 
-from coursekit.grading.testcell import run_test_cell
 from coursekit.notebooks import (
     ASSIGNMENTS,
     cells_by_grade_id,
@@ -43,11 +42,7 @@ def _message(error: BaseException) -> str:
 
 
 def _run(assignment: str, case, *, hidden: bool = True):
-    ns = dict(solution_namespace(assignment))
-    for gid, src in case.answers.items():
-        exec(compile(src, f"<{case.id}: {gid}>", "exec"), ns)  # the table's own answers
-    source = cells_by_grade_id(source_notebook(assignment))[case.test].source
-    return run_test_cell(source, ns, name=case.test, hidden=hidden)
+    return judge_here(assignment, case.test, dict(case.answers), hidden=hidden)
 
 
 def test_the_table_is_well_formed():
@@ -92,6 +87,24 @@ def test_case_gets_its_verdict(assignment, case):
         assert run.part == "visible", (
             f"only the hidden tests catch it: the visible checks let it through ({_message(run.error)})"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(TABLES))
+def test_skipping_show_only_cells_changes_no_verdict(assignment):
+    """The whole table judged again against a namespace built from every cell (the pictures and
+    demos the grader skips included): the same verdict and message for every case."""
+    changed = []
+    for case in TABLES[assignment]:
+        a = _run(assignment, case)
+        b = judge_here(assignment, case.test, dict(case.answers), skip_show_only=False)
+        if (a.passed, a.part, _message(a.error) if a.error else "") != (
+            b.passed,
+            b.part,
+            _message(b.error) if b.error else "",
+        ):
+            changed.append(case.id)
+    assert not changed, changed
 
 
 # --- a sample through the real grader -------------------------------------------------------------

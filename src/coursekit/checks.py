@@ -25,7 +25,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,11 @@ __all__ = [
     "check_shape",
     "check_true",
     "call_keeping_arguments",
+    "count_lines",
+    "LineCount",
+    "local_line_count",
+    "reset_remote_line_counter",
+    "set_remote_line_counter",
     "forbid_ops",
     "hidden_mode",
     "in_hidden_mode",
@@ -148,43 +154,87 @@ def check_close(
     rtol: float = 1e-7,
     atol: float = 1e-9,
     hints: Mapping[str, Any] | None = None,
-    shape_hints: Mapping[tuple[int, ...], str] | None = None,
+    shape_hints: Mapping[tuple[int, ...], str]
+    | Iterable[tuple[tuple[int, ...], str]]
+    | None = None,
 ) -> float:
     """Check that `actual` equals `expected` within tolerance; return the relative error.
 
     hints: known wrong answers, {"description of the mistake": wrong_result}. When the student's
-        result matches one (same shape, close values), the message names that mistake.
-    shape_hints: {wrong_shape: "what that shape usually means"} for wrong-shape results.
+        result matches one (same shape, close values), the message names that mistake; a wrong
+        result may have another shape than `expected` (padding on one side only...).
+    shape_hints: what a wrong shape usually means, as {wrong_shape: meaning} or as a list of
+        (wrong_shape, meaning) pairs; several meanings of one shape are all said (a list keeps
+        them where a dict would keep only the last).
     """
     a = to_numpy(actual)
     e = to_numpy(expected)
     if a.shape != e.shape:
-        hint = ""
-        for shape, meaning in (shape_hints or {}).items():
-            if tuple(a.shape) == tuple(shape):
-                hint = f" {meaning}"
+        known = _matching(a, hints, rtol, atol)  # a known mistake of another shape
+        if known:
+            _fail(
+                f"{name}: the output has the wrong shape; "
+                f"your result matches a known mistake: {known}.",
+                f"Expected {e.shape}, got {a.shape}.",
+            )
+        pairs = shape_hints.items() if isinstance(shape_hints, Mapping) else (shape_hints or ())
+        meanings = []
+        for shape, meaning in pairs:
+            if tuple(a.shape) == tuple(shape) and meaning not in meanings:
+                meanings.append(meaning)
+        hint = (" " + " Or: ".join(meanings)) if meanings else ""
         _fail(
             f"{name}: the output has the wrong shape.{hint}",
             f"Expected {e.shape}, got {a.shape}.",
         )
     if a.size and not np.all(np.isfinite(a)) and np.all(np.isfinite(e)):
+        for mistake, wrong in (hints or {}).items():  # a known mistake that gives NaN/inf too
+            w = _maybe_numbers(wrong)
+            if w is not None and w.shape == a.shape and not np.all(np.isfinite(w)):
+                tol = {"rtol": max(rtol, 1e-6), "atol": max(atol, 1e-8)}
+                if np.allclose(a, w, equal_nan=True, **tol):
+                    _fail(f"{name}: your result matches a known mistake: {mistake}.")
         _fail(f"{name}: the output contains NaN or infinity.")
     if np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
         err = rel_error(a, e) if a.size else 0.0
         _say(f"{name}: ok (rel_error = {err:.1e})")
         return err
-    for mistake, wrong in (hints or {}).items():
-        w = to_numpy(wrong)
-        if w.shape == a.shape and np.allclose(a, w, rtol=max(rtol, 1e-6), atol=max(atol, 1e-8)):
-            _fail(f"{name}: your result matches a known mistake: {mistake}.")
+    known = _matching(a, hints, rtol, atol)
+    if known:
+        _fail(f"{name}: your result matches a known mistake: {known}.")
     err = rel_error(a, e)
     diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
     where = np.unravel_index(int(np.nanargmax(diff)), diff.shape) if diff.size else ()
+    how_far = "" if in_hidden_mode() else f" (rel_error = {err:.1e}, should be below {rtol:.0e})"
     _fail(
-        f"{name}: the values are wrong (rel_error = {err:.1e}, should be below {rtol:.0e}).",
+        f"{name}: the values are wrong{how_far}.",  # hidden: no number about the hidden result
         f"Largest difference {float(diff[where]):.3g} at index {tuple(int(i) for i in where)}.",
     )
     return err  # pragma: no cover - _fail always raises
+
+
+def _close(a: np.ndarray, w: np.ndarray, rtol: float, atol: float) -> bool:
+    """Does a result match a known wrong answer (the tolerance of hints: at least 1e-6)?"""
+    return bool(np.allclose(a, w, rtol=max(rtol, 1e-6), atol=max(atol, 1e-8)))
+
+
+def _matching(a: np.ndarray, hints: Mapping[str, Any] | None, rtol: float, atol: float) -> str:
+    """The hints `a` matches, in order: "" for none; several that this input can't tell apart
+    are all named ("A (or: B)")."""
+    found = []
+    for mistake, wrong in (hints or {}).items():
+        w = _maybe_numbers(wrong)
+        if w is not None and w.shape == a.shape and _close(a, w, rtol, atol):
+            found.append(mistake)
+    return found[0] + "".join(f" (or: {m})" for m in found[1:]) if found else ""
+
+
+def _maybe_numbers(x: Any) -> np.ndarray | None:
+    """A hint's value as numbers, or None where it is no array (a placeholder like np.nan is)."""
+    try:
+        return to_numpy(x)
+    except CheckFailed:
+        return None
 
 
 def check_equal(actual: Any, expected: Any, *, name: str) -> None:
@@ -234,16 +284,29 @@ _TRACER: contextvars.ContextVar[Callable[..., Any] | None] = contextvars.Context
 )
 
 
+TRACE_CAP = 10_000  # names in one trace: more is a flood, and the trace can't be trusted
+
+
 class Trace:
-    """What a traced call used: the torch functions it called and the Python modules it entered."""
+    """What a traced call used: the torch functions it called and the Python modules it entered,
+    and `gaps`: why the trace may be incomplete (a thread, a process, TorchScript, the profiler
+    switched off, a flood, a trace that never came back). A trace with gaps fails closed."""
 
     def __init__(self) -> None:
         self.ops: set[str] = set()
         self.modules: set[str] = set()
+        self.gaps: list[str] = []
 
-    def merge(self, ops: Any, modules: Any) -> None:
+    def merge(self, ops: Any, modules: Any, gaps: Any = ()) -> None:
         self.ops.update(str(o) for o in ops)
         self.modules.update(str(m) for m in modules)
+        self.gaps.extend(str(g)[:200] for g in gaps)
+        if len(self.ops) + len(self.modules) > TRACE_CAP:
+            self.gap(f"more than {TRACE_CAP} operations")
+
+    def gap(self, why: str) -> None:
+        if why not in self.gaps:
+            self.gaps.append(why)
 
 
 @contextlib.contextmanager
@@ -289,10 +352,21 @@ def local_trace(trace: Trace) -> Iterator[None]:
             mod = frame.f_globals.get("__name__", "")
             if mod and not mod.startswith(_TRACER_OWN):  # not the tracing machinery itself
                 trace.modules.add(mod)
+                if mod.startswith(_UNTRACEABLE_MODULES):
+                    trace.gap(f"it uses {'TorchScript' if 'jit' in mod else mod.split('.')[0]}")
         elif event == "c_call":
             mod = getattr(arg, "__module__", None) or ""
+            qual = getattr(arg, "__qualname__", "")
+            if qual in _DISABLERS and not frame.f_globals.get("__name__", "").startswith(
+                _DISABLERS[qual]
+            ):
+                trace.gap("it disables torch function modes")
             if mod:
-                trace.modules.add(f"{mod}.{getattr(arg, '__name__', '')}")
+                full = f"{mod}.{getattr(arg, '__name__', '')}"
+                trace.modules.add(full)
+                caller = frame.f_globals.get("__name__", "")
+                if full in _UNTRACEABLE_CALLS and not caller.startswith(_TRACER_MACHINERY):
+                    trace.gap(_UNTRACEABLE_CALLS[full])
 
     mode = None
     if "torch" in sys.modules:
@@ -317,10 +391,57 @@ def local_trace(trace: Trace) -> Iterator[None]:
         if mode is not None:
             with mode:
                 yield
+                if not _mode_on_top(mode):
+                    trace.gap("the torch function mode was removed")
         else:
             yield
+        if sys.getprofile() is not profiler:
+            trace.gap("the profiler was switched off")
     finally:
         sys.setprofile(old)
+    if len(trace.ops) + len(trace.modules) > TRACE_CAP:
+        trace.gap(f"more than {TRACE_CAP} operations")
+
+
+# What a traced call can do that the trace can't follow: it is a gap, and the call fails closed.
+_UNTRACEABLE_MODULES = (
+    "torch.jit._script", "torch.jit._trace", "torch.jit._serialization", "torch.jit.frontend",
+    "torch._dynamo.convert_frame", "torch._inductor", "multiprocessing", "concurrent.futures",
+    "subprocess",
+)  # fmt: skip
+# context managers that turn torch function modes off; seen when they exit. (torch itself uses
+# the Subclass one for tensor subclasses: from torch's own modules it is no gap.)
+_DISABLERS = {
+    "DisableTorchFunction.__exit__": _TRACER_OWN,
+    "DisableTorchFunctionSubclass.__exit__": ("torch.", *_TRACER_OWN),
+}
+# the tracer's own enter and exit (its mode is pushed and popped by torch.overrides)
+_TRACER_MACHINERY = (*_TRACER_OWN, "torch.overrides", "torch.utils._python_dispatch")
+_UNTRACEABLE_CALLS = {
+    "_thread.start_new_thread": "it starts a thread",
+    "_thread.start_joinable_thread": "it starts a thread",
+    "posix.fork": "it starts a process",
+    "posix.posix_spawn": "it starts a process",
+    "posix.posix_spawnp": "it starts a process",
+    "posix.system": "it starts a process",
+    "posix.execv": "it starts a program",
+    "posix.execve": "it starts a program",
+    "sys.setprofile": "it changes the profiler",
+    "sys.settrace": "it changes the tracer",
+    "torch._C._pop_torch_function_stack": "it removes the torch function mode",
+    "torch._C._set_torch_function_mode": "it replaces the torch function mode",
+    "torch._C._disabled_torch_function_impl": "it disables torch function modes",
+}
+
+
+def _mode_on_top(mode: Any) -> bool:
+    try:
+        import torch
+
+        n = torch._C._len_torch_function_stack()
+        return n > 0 and torch._C._get_function_stack_at(n - 1) is mode
+    except Exception:  # an API this torch lacks: can't tell, say it is there
+        return True
 
 
 def forbid_ops(
@@ -332,7 +453,15 @@ def forbid_ops(
     why: str = "",
 ) -> None:
     """Fail if the traced call used any of `ops` (fragments of torch function names) or `modules`
-    (prefixes of the Python modules it entered, e.g. "torch.nn.functional")."""
+    (prefixes of the Python modules it entered, e.g. "torch.nn.functional"), or if the trace has
+    gaps (a thread, a process, TorchScript, the profiler switched off): what the grader can't
+    check fails closed."""
+    if trace.gaps:
+        raise CheckFailed(
+            f"{name}: the grader can't check which operations it used ({trace.gaps[0]}). "
+            "Write it as plain code in this process: no threads, processes, TorchScript or tricks "
+            "with the profiler."
+        )
     used = sorted(
         o
         for o in trace.ops
@@ -382,6 +511,84 @@ def set_remote_caller(caller: Callable[..., Any] | None) -> contextvars.Token:
 
 def reset_remote_caller(token: contextvars.Token) -> None:
     _CALLER.reset(token)
+
+
+# --- how many lines of the student's own code a call ran ----------------------------------------
+
+
+class LineCount:
+    """What :func:`count_lines` counted: `lines`, the lines of the notebook's own code run."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+
+_LINES: contextvars.ContextVar[Callable[..., Any] | None] = contextvars.ContextVar(
+    "coursekit_lines", default=None
+)
+
+STUDENT_MODULE = "__main__"  # the module name of a notebook's cells (IPython's user namespace)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # coursekit: the grader, not the student
+
+
+@contextlib.contextmanager
+def count_lines() -> Iterator[LineCount]:
+    """Count the lines of the student's own code (the notebook's ``__main__``) that the calls
+    inside this block execute. A Python loop over n items runs at least n lines; vectorised code
+    runs a number that does not grow with the data (library code is not counted). So "is it
+    vectorised?" is a count, not a timing::
+
+        with count_lines() as small:
+            conv2d_fast(x_small, w)
+        with count_lines() as big:
+            conv2d_fast(x_big, w)          # 100 times the output positions
+        big.lines - small.lines            # 0 for im2col, >= 100 x ... for a loop per position
+
+    In the grader each call into the student's sandbox is counted there and the count comes
+    back with the result."""
+    count = LineCount()
+    remote = _LINES.get()
+    if remote is not None:
+        with remote(count):
+            yield count
+        return
+    with local_line_count(count):
+        yield count
+
+
+@contextlib.contextmanager
+def local_line_count(count: LineCount) -> Iterator[None]:
+    """Add to `count` the lines that frames of module ``__main__`` execute inside this block, in
+    this thread (sys.settrace; any tracer already set, such as coverage's, is restored after)."""
+    import sys
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            count.lines += 1
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        mine = frame.f_globals.get("__name__") == STUDENT_MODULE
+        if mine and not frame.f_code.co_filename.startswith(_PACKAGE_DIR):  # not the runner
+            return local
+        return None  # library code: not traced line by line (and no cost)
+
+    old = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield
+    finally:
+        sys.settrace(old)
+
+
+def set_remote_line_counter(counter: Callable[[LineCount], Any] | None) -> contextvars.Token:
+    """Used by the grader: route count_lines() to the sandbox (`counter(count)` is a context
+    manager, e.g. ``Kernel.counting_lines``). Undo with :func:`reset_remote_line_counter`."""
+    return _LINES.set(counter)
+
+
+def reset_remote_line_counter(token: contextvars.Token) -> None:
+    _LINES.reset(token)
 
 
 # --- friendly failures in the student's kernel --------------------------------------------------

@@ -32,6 +32,8 @@ from .interactive import live_figure, push_frame
 __all__ = [
     "History",
     "LivePlot",
+    "learning_curves",
+    "plot_learning_curves",
     "TrainingProgress",
     "confusion_matrix",
     "dataset_menu",
@@ -148,12 +150,13 @@ class History:
     train_seconds: list[float] = field(default_factory=list)  # cumulative, training only
     images_per_s: list[float] = field(default_factory=list)
     device: str = "cpu"
+    eval_name: str = "test"  # the set evaluated after every epoch (its losses are in test_loss)
 
     def summary(self) -> str:
         if not self.epoch:
             return "nothing trained yet"
         return (
-            f"{self.epoch[-1]} epoch{'s' if self.epoch[-1] != 1 else ''} on {self.device}: test accuracy {100 * self.test_acc[-1]:.2f} % "
+            f"{self.epoch[-1]} epoch{'s' if self.epoch[-1] != 1 else ''} on {self.device}: {self.eval_name} accuracy {100 * self.test_acc[-1]:.2f} % "
             f"after {self.train_seconds[-1]:.1f} s of training "
             f"({self.images_per_s[-1]:,.0f} images/s in the last epoch)"
         )
@@ -164,9 +167,17 @@ class TrainingProgress:
     advanced by images seen; after each epoch it shows loss, accuracy and images/s."""
 
     def __init__(
-        self, epochs: int, images_per_epoch: int, *, desc: str = "training", disable: bool = False
+        self,
+        epochs: int,
+        images_per_epoch: int,
+        *,
+        desc: str = "training",
+        disable: bool = False,
+        eval_name: str = "test",
     ):
         from tqdm.auto import tqdm
+
+        self.eval_name = eval_name
 
         self.bar = tqdm(
             total=int(epochs) * int(images_per_epoch),
@@ -183,7 +194,7 @@ class TrainingProgress:
 
     def epoch_done(self, epoch: int, loss: float, acc: float, images_per_s: float) -> None:
         self.bar.set_postfix_str(
-            f"epoch {epoch}: loss {loss:.4f}, test acc {100 * acc:.2f} %, {images_per_s:,.0f} img/s",
+            f"epoch {epoch}: loss {loss:.4f}, {self.eval_name} acc {100 * acc:.2f} %, {images_per_s:,.0f} img/s",
             refresh=True,
         )
 
@@ -193,16 +204,17 @@ class TrainingProgress:
 
 class LivePlot:
     """Loss (left) and test accuracy (right) per epoch, redrawn in place while training runs
-    (an ipympl canvas); headless, call :meth:`show` once at the end for a static picture."""
+    (an ipympl canvas); headless, call :meth:`show` once at the end for a static picture.
+    `eval_name` names the evaluated set ("test", "validation")."""
 
-    def __init__(self, epochs: int, *, title: str = ""):
+    def __init__(self, epochs: int, *, title: str = "", eval_name: str = "test"):
         self.fig, self.view = live_figure(figsize=(8.5, 3.0))
         self.ax_loss, self.ax_acc = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(wspace=0.3, bottom=0.18)
         if title:
             self.fig.suptitle(title)
         (self.train_line,) = self.ax_loss.plot([], [], "o-", label="training loss")
-        (self.test_line,) = self.ax_loss.plot([], [], "s-", label="test loss")
+        (self.test_line,) = self.ax_loss.plot([], [], "s-", label=f"{eval_name} loss")
         (self.acc_line,) = self.ax_acc.plot([], [], "o-", color="C2")
         # A log axis needs positive limits before any data arrives (a live canvas draws at once).
         self.ax_loss.set(
@@ -214,7 +226,7 @@ class LivePlot:
         self.ax_loss.set_yscale("log")
         self.ax_loss.legend(loc="upper right", fontsize=8)
         self.ax_acc.set(
-            xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, max(epochs, 1) + 0.5)
+            xlabel="epoch", ylabel=f"{eval_name} accuracy (%)", xlim=(0.5, max(epochs, 1) + 0.5)
         )
         self.ax_acc.axhline(99.0, color="0.6", ls="--", lw=1)
         self.ax_acc.text(0.6, 99.02, "99 %", color="0.4", fontsize=8, va="bottom")
@@ -272,20 +284,22 @@ def fit(
     progress: bool = True,
     plot: bool = True,
     title: str = "",
+    eval_name: str = "test",
 ) -> History:
     """Train for `epochs` with the notebook's own functions, evaluating after every epoch.
 
     train_one_epoch(model, x, y, optimizer, batch_size=, seed=, scheduler=, on_batch=) → mean
-    training loss; evaluate(model, x, y) → (mean loss, accuracy in [0, 1]). Epoch e uses seed
-    ``seed + e`` so a run is reproducible. The training time excludes the evaluation; the GPU
-    is synchronised before every clock reading. Returns a :class:`History`.
+    training loss; evaluate(model, x, y) → (mean loss, accuracy in [0, 1]) on `test`, the set
+    named `eval_name` in the plot and the summary (a validation set: "validation"). Epoch e
+    uses seed ``seed + e`` so a run is reproducible. The training time excludes the evaluation;
+    the GPU is synchronised before every clock reading. Returns a :class:`History`.
     """
     x, y = train
     x_test, y_test = test
     device = x.device
-    h = History(device=str(device))
-    bar = TrainingProgress(epochs, len(x), disable=not progress)
-    live = LivePlot(epochs, title=title) if plot else None
+    h = History(device=str(device), eval_name=eval_name)
+    bar = TrainingProgress(epochs, len(x), disable=not progress, eval_name=eval_name)
+    live = LivePlot(epochs, title=title, eval_name=eval_name) if plot else None
     elapsed = 0.0
     try:
         for epoch in range(1, epochs + 1):
@@ -320,6 +334,56 @@ def fit(
     if live is not None:
         live.show()
     return h
+
+
+def learning_curves(
+    model: torch.nn.Module,
+    train_one_epoch: Callable[..., Any],
+    evaluate: Callable[..., Any],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """Train for `epochs` with the notebook's functions and, after every epoch, evaluate the
+    model on its own training set and on the validation set, both with `evaluate` (evaluation
+    mode: no dropout, the weights as they are). Returns {"train_loss", "train_acc", "val_loss",
+    "val_acc"}: one value per epoch each. Epoch e uses seed ``seed + e``."""
+    curves: dict[str, list[float]] = {
+        k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")
+    }
+    for epoch in range(1, epochs + 1):
+        train_one_epoch(model, *train, optimizer, batch_size=batch_size, seed=seed + epoch)
+        for part, data in (("train", train), ("val", val)):
+            loss, acc = evaluate(model, *data)
+            curves[f"{part}_loss"].append(float(loss))
+            curves[f"{part}_acc"].append(float(acc))
+    return curves
+
+
+def plot_learning_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = ""):
+    """Loss (log scale, left) and error (right) per epoch for each run of
+    :func:`learning_curves`: the training set dashed, the validation set solid, one colour per
+    run. Returns the figure."""
+    fig = _figure((9.5, 3.2))
+    ax_loss, ax_err = fig.subplots(1, 2)
+    for i, (name, c) in enumerate(runs.items()):
+        epochs = range(1, len(c["val_loss"]) + 1)
+        color = f"C{i}"
+        ax_loss.plot(epochs, c["train_loss"], "--", color=color, label=f"{name}: training")
+        ax_loss.plot(epochs, c["val_loss"], "-", color=color, label=f"{name}: validation")
+        ax_err.plot(epochs, [100 * (1 - a) for a in c["train_acc"]], "--", color=color)
+        ax_err.plot(epochs, [100 * (1 - a) for a in c["val_acc"]], "-", color=color)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log")
+    ax_err.set(xlabel="epoch", ylabel="error (%)", yscale="log")
+    ax_loss.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 # --- menus ------------------------------------------------------------------------------------
