@@ -13,15 +13,15 @@ PYTEST_ARGS ?=
 # MNIST for tests and the demo: ../shared/data when it exists (CI has no internet).
 COURSEKIT_DATA ?= $(abspath $(wildcard ../shared/data))
 export COURSEKIT_DATA
-LAB_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: help setup system-deps deps-demo deps-test demo test test-fast test-browser lab release autograde bench lint format clean
+.PHONY: help setup system-deps deps-demo deps-test demo test test-fast test-browser lab hub release autograde bench lint format clean
 
 help:
 	@echo "make system-deps the Debian packages (bubblewrap, chromium, postgresql...) when missing"
 	@echo "make demo        set up, release the notebooks, grade the bundled demo class"
 	@echo "make test        set up, then run the whole test suite"
 	@echo "make lab         JupyterLab on the course (students start here)"
+	@echo "make hub         a classroom: JupyterHub for autograder/roster.csv on 127.0.0.1 [HUB_ARGS=...]"
 	@echo "make release     regenerate notebooks/ from solutions/ (instructors)"
 	@echo "make autograde SUBMISSIONS=folder-or.zip [OUT=dir] [WORKERS=n]"
 	@echo "make bench       run the benchmarks in bench/"
@@ -64,9 +64,17 @@ test-fast: setup
 test-browser: setup
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
+# A student's Lab (nbgrader's assignment list and Validate; no instructor tools, no news
+# prompt): the role's settings live in a temporary config folder for this run only.
 lab: setup
-	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder COURSEKIT_COURSE_ROOT=$(CURDIR) \
-	  $(BIN)/jupyter lab --ip 127.0.0.1 $(LAB_ROOT) $(CURDIR)
+	$(BIN)/coursekit lab
+
+# JupyterHub for the course (README: Instructor: running a class); needs the test profile's
+# configurable-http-proxy (make system-deps).
+HUB_ARGS ?=
+hub: setup
+	@tools/system-deps.sh hub
+	$(BIN)/coursekit hub $(HUB_ARGS)
 
 release: setup
 	$(BIN)/coursekit release $(ASSIGNMENTS)

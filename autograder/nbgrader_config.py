@@ -29,6 +29,11 @@ c.CourseDirectory.db_url = os.environ.get(
     "COURSEKIT_DB_URL", "sqlite:///" + os.path.join(ROOT, "autograder", "gradebook.db")
 )
 
+# nbgrader's exchange on a JupyterHub (release_assignment, collect, release_feedback; the
+# students' Assignments tab): $COURSEKIT_EXCHANGE, else .hub/exchange in the course folder,
+# which `coursekit hub` creates with the permissions nbgrader documents.
+c.Exchange.root = os.environ.get("COURSEKIT_EXCHANGE") or os.path.join(ROOT, ".hub", "exchange")
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Plain nbgrader autograde (used only as the benchmark's baseline): one cell may not run forever.
