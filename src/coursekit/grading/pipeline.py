@@ -8,15 +8,18 @@ The steps, each a module of this package:
     sandbox     the bubblewrap sandbox a kernel runs in; kernel: the grader's handle on it
     verdict     each test cell judged in the grader, the student's names as proxies
     grade       one submission: its plan run and judged
-    executor    where submissions are graded (this machine's processes)
-    store       gradebook, feedback, result files, class tables (written here only)
+    executor    where submissions are graded: this machine's processes, or a Dask cluster
+                (cluster: `executor="local:N"` or a scheduler address)
+    ledger      each job's result under the content hash of what it depends on
+    store       gradebook, ledger, feedback, result files, class tables (written here only)
 
-A result per submission is saved as soon as it is done (out/.results/), so an interrupted run
+A result per submission is recorded in the ledger as soon as it is done, so an interrupted run
 resumes where it stopped, and a re-run with the same files changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -50,6 +53,10 @@ def autograde(
     root: str | Path | None = None,
     runtime: str | Path | None = None,
     overrides: dict | None = None,
+    executor: str | object | None = None,
+    insecure_plain_tcp: bool = False,
+    report: bool = True,
+    skip_show_only: bool = True,
 ) -> ClassResult:
     """Grade every submission under `submissions` and write grades.csv, exercises.csv and
     feedback/<student>/<assignment>.html into `out`; scores go into nbgrader's gradebook.
@@ -62,8 +69,14 @@ def autograde(
     runtime: where nbgrader's run-time folders go (submitted/, autograded/, feedback/);
         default: the course's autograder/ (tests pass a temporary folder).
     resume: skip submissions already graded with the same content.
+    skip_show_only: leave out the instructor's cells tagged show-only (pictures, widget demos;
+        checked at release to define nothing later cells read): faster, same verdicts.
     overrides: [limits] settings for this run, over autograder/grading.toml's (e.g.
         {"cell_timeout_s": 10}).
+    report: also write out/report.html and out/report/*.csv (coursekit.report).
+    executor: where to grade — None: this machine (`workers` processes); "local:N": a Dask
+        LocalCluster of N workers on 127.0.0.1; "tls://HOST:8786" (or tcp:// on loopback, or
+        anywhere with `insecure_plain_tcp`): a Dask scheduler; or an object with .run(tasks).
     Returns a ClassResult: result.get(student, assignment).exercise(grade_id) → ExerciseResult
     with .score, .max_score, .status ('passed'|'failed'|'error'|'timeout'|'missing'), .message, .flags.
     """
@@ -75,11 +88,27 @@ def autograde(
         a for a in ASSIGNMENTS if source_path(a, root).is_file() and release_path(a, root).is_file()
     ]
     try:
-        jobs, warnings = collect(Path(submissions), known, settings.zip_pattern)
+        jobs, warnings = collect(
+            Path(submissions),
+            known,
+            settings.zip_pattern,
+            max_file_mb=settings.limits.submission_mb,
+            max_total_mb=settings.limits.class_mb,
+        )
     except CollectError as exc:
         raise GradingError(str(exc)) from None
-    _require_sandbox(sandbox)
-    assignments = {a: Assignment.load(a, root) for a in sorted({j.assignment for j in jobs})}
+    if isinstance(executor, str):
+        from .cluster import make_executor
+
+        executor = make_executor(executor, root=root, allow_plain_tcp=insecure_plain_tcp)
+    elif executor is None:
+        executor = LocalExecutor(workers or os.cpu_count() or 1)
+    if not getattr(executor, "remote", False):  # a remote cluster's workers check their own
+        _require_sandbox(sandbox)
+    assignments = {
+        a: Assignment.load(a, root, skip_show_only=skip_show_only)
+        for a in sorted({j.assignment for j in jobs})
+    }
     store = ResultStore(
         Path(out).resolve(),
         root,
@@ -87,17 +116,23 @@ def autograde(
         db_url=db_url,
         runtime=Path(runtime).resolve() if runtime is not None else None,
     )
-    pending = store.split(jobs, resume)
     tasks = [
-        Task(j, assignments[j.assignment], settings.limits_for(j.assignment), sandbox)
-        for j in pending
+        Task(j, assignments[j.assignment], settings.limits_for(j.assignment), sandbox) for j in jobs
     ]
-    executor = LocalExecutor(workers or os.cpu_count() or 1)
-    with _Progress(len(tasks), progress) as bar:
-        for res in executor.run(tasks):
+    tasks = store.split(tasks, resume)
+    with (
+        _Progress(len(tasks), progress, executor) as bar,
+        contextlib.closing(executor.run(tasks)) as results,
+    ):
+        for res in results:
             store.save(res)
             bar.tick(res)
-    return store.finish(jobs, warnings)
+    result = store.finish(jobs, warnings)
+    if report:
+        from ..report import write_report
+
+        write_report(result, root=root)
+    return result
 
 
 def _course(root: str | Path | None) -> Path:
@@ -119,11 +154,13 @@ def _require_sandbox(sandbox: bool) -> None:
 
 
 class _Progress:
-    """A tqdm bar over the graded notebooks (done / total, failed), when asked for."""
+    """A tqdm bar over the graded notebooks (done / total, failed, and the workers alive when
+    the executor counts them), when asked for."""
 
-    def __init__(self, total: int, show: bool) -> None:
+    def __init__(self, total: int, show: bool, executor: object = None) -> None:
         self.bar = None
         self.failed = 0
+        self.executor = executor
         if show and total:
             from tqdm.auto import tqdm
 
@@ -134,7 +171,11 @@ class _Progress:
             self.failed += 1
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(failed=self.failed)
+            alive = getattr(self.executor, "alive", None)
+            if alive is None:
+                self.bar.set_postfix(failed=self.failed)
+            else:
+                self.bar.set_postfix(failed=self.failed, workers=alive)
 
     def __enter__(self) -> _Progress:
         return self

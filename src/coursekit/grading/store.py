@@ -1,5 +1,7 @@
 """Where grading results go, and where a re-run finds them: nbgrader's gradebook, the feedback
-pages, a per-submission result file (``out/.results/``), and the class tables (grades.csv,
+pages, the job ledger (:mod:`~coursekit.grading.ledger`: each job's result under its content
+hash, in the gradebook's database — the source of truth for what a re-run skips), a copy of
+each result in ``out/.results/`` (for ``coursekit report``), and the class tables (grades.csv,
 exercises.csv). Only the process that runs :func:`~coursekit.grading.pipeline.autograde`
 writes here.
 """
@@ -16,6 +18,8 @@ from . import feedback, gradebook
 from .assignment import Assignment
 from .collect import Job
 from .config import nbgrader_config
+from .ledger import Ledger, retrying, task_key
+from .release import ReleaseError
 from .results import ClassResult, SubmissionResult
 
 __all__ = ["ResultStore", "RESULT_VERSION", "write_atomic"]
@@ -62,19 +66,31 @@ class ResultStore:
         self.api = NbGraderAPI(coursedir=self.coursedir, config=cfg)
         with tempfile.TemporaryDirectory(prefix="coursekit-release-") as scratch:
             for name in assignments:
-                gradebook.ensure_assignment(name, self.db, root, Path(scratch))
-        self.cache = out / ".results"
-        self.cache.mkdir(exist_ok=True)
+                # a concurrent run may be creating the same assignment: look again, then retry
+                retrying(
+                    lambda name=name: gradebook.ensure_assignment(
+                        name, self.db, root, Path(scratch)
+                    ),
+                    attempts=4,
+                    also=(ReleaseError,),
+                )
+        self.ledger = Ledger(self.db)
+        self.copies = out / ".results"  # each result as a file, for `coursekit report`
+        self.copies.mkdir(exist_ok=True)
+        self.keys: dict[tuple[str, str], str] = {}
+        self.replace = False
         self.results: dict[tuple[str, str], SubmissionResult] = {}
 
-    def _cached(self, job: Job) -> Path:
-        return self.cache / f"{job.student_id}__{job.assignment}.json"
-
-    def split(self, jobs: list[Job], resume: bool) -> list[Job]:
-        """Hand every job's file to nbgrader's submitted/ folder; keep the results of jobs
-        already graded with the same content (`resume`), and return the jobs still to grade."""
+    def split(self, tasks: list, resume: bool) -> list:
+        """Hand every task's file to nbgrader's submitted/ folder; keep the results the ledger
+        holds for the same content (`resume`), and return the tasks still to grade."""
+        self.replace = not resume
+        keys = [task_key(t) for t in tasks]
+        known = self.ledger.recorded(keys) if resume else {}
         pending = []
-        for job in jobs:
+        for task, key in zip(tasks, keys):
+            job = task.job
+            self.keys[(job.student_id, job.assignment)] = key
             sdir = Path(
                 self.coursedir.format_path(
                     self.coursedir.submitted_directory, job.student_id, job.assignment
@@ -82,28 +98,25 @@ class ResultStore:
             )
             sdir.mkdir(parents=True, exist_ok=True)
             (sdir / f"{job.assignment}.ipynb").write_bytes(job.raw)
-            old = self._load(job) if resume else None
+            old = known.get(key)
             if old is None:
-                pending.append(job)
+                pending.append(task)
                 continue
             self.results[(job.student_id, job.assignment)] = old
-            gradebook.record(old, self.db)  # the gradebook and the feedback agree with it
-            if not (self.out / "feedback" / old.student_id / f"{old.assignment}.html").is_file():
+            retrying(lambda old=old: gradebook.record(old, self.db))  # the gradebook agrees
+            page = self.out / "feedback" / old.student_id / f"{old.assignment}.html"
+            if page.is_file():
+                old.feedback = str(page)
+                if not self._copy_path(old).is_file():  # an unchanged copy stays untouched
+                    self._copy(old)
+            else:
                 self.save(old)
         return pending
 
-    def _load(self, job: Job) -> SubmissionResult | None:
-        try:
-            data = json.loads(self._cached(job).read_text(encoding="utf-8"))
-            if data.get("version") == RESULT_VERSION and data["result"]["digest"] == job.digest:
-                return SubmissionResult.from_dict(data["result"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        return None
-
     def save(self, res: SubmissionResult) -> None:
-        """Record one graded submission: gradebook, feedback page, result file."""
-        gradebook.record(res, self.db)
+        """Record one graded submission: gradebook, feedback page, then the ledger (last: a job
+        is recorded once everything else of it is written)."""
+        retrying(lambda: gradebook.record(res, self.db))
         try:
             res.feedback = str(
                 feedback.render_feedback(
@@ -112,11 +125,20 @@ class ResultStore:
             )
         except Exception as exc:  # feedback is not worth a lost grade
             res.error = (res.error + "; " if res.error else "") + f"feedback not written: {exc}"
+        self._copy(res)
+        key = self.keys.get((res.student_id, res.assignment))
+        if key is not None:
+            self.ledger.record(key, res, replace=self.replace)
+        self.results[(res.student_id, res.assignment)] = res
+
+    def _copy_path(self, res: SubmissionResult) -> Path:
+        return self.copies / f"{res.student_id}__{res.assignment}.json"
+
+    def _copy(self, res: SubmissionResult) -> None:
         write_atomic(
-            self.cache / f"{res.student_id}__{res.assignment}.json",
+            self._copy_path(res),
             json.dumps({"version": RESULT_VERSION, "result": res.to_dict()}),
         )
-        self.results[(res.student_id, res.assignment)] = res
 
     def finish(self, jobs: list[Job], warnings: list[str]) -> ClassResult:
         """The class tables, in the jobs' order."""
@@ -125,6 +147,7 @@ class ResultStore:
             for j in jobs
             if (j.student_id, j.assignment) in self.results
         ]
+        self.ledger.close()
         result = ClassResult(self.out, ordered)
         write_atomic(self.out / "grades.csv", result.grades_csv())
         write_atomic(self.out / "exercises.csv", result.exercises_csv())
