@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .interactive import is_headless, live_figure
-from .plots import plot_contour, plot_losses, plot_path3d, plot_paths, plot_surface3d
+from .interactive import Blitter, fast_png_frames, is_headless, live_figure
+from .plots import PATH_COLORS, contour_levels, plot_surface3d, surface_grid
 from .surfaces import SURFACES, Surface, quadratic
 
-__all__ = ["LossSurfaceExplorer", "RunSummary", "MENU", "summarize_run"]
+__all__ = ["ExplorerView", "LossSurfaceExplorer", "RunSummary", "MENU", "summarize_run"]
 
 # Menu label → built-in surface name ("quadratic" takes its κ from the slider).
 MENU = {
@@ -162,6 +162,175 @@ def status_html(summary: RunSummary, lr: float) -> str:
     return f"{verdict}: {theory}.<br>{hess}"
 
 
+# --- the view ---------------------------------------------------------------------------------
+
+
+def _cut(p: np.ndarray, xlim: Any, ylim: Any, margin: float = 0.5) -> np.ndarray:
+    """The path with points far outside the view or not finite replaced by NaN (a gap)."""
+    p = np.array(p, dtype=float)
+    dx, dy = (xlim[1] - xlim[0]) * margin, (ylim[1] - ylim[0]) * margin
+    with np.errstate(invalid="ignore"):
+        out = ~np.isfinite(p).all(axis=1)
+        out |= (p[:, 0] < xlim[0] - dx) | (p[:, 0] > xlim[1] + dx)
+        out |= (p[:, 1] < ylim[0] - dy) | (p[:, 1] > ylim[1] + dy)
+    p[out] = np.nan
+    return p
+
+
+class ExplorerView:
+    """The explorer's picture on `fig`: the level lines with the GD path (left), the 3-D sheet
+    with the path on it (middle), the loss per step (right).
+
+    :meth:`draw_surface` draws the static part for a surface (bands and level lines, the 3-D
+    sheet, the minima: a full draw); :meth:`draw_run` only changes the moving artists (the
+    paths, the title, the loss axes), which live are blitted over the kept picture of the rest
+    (:class:`coursekit.interactive.Blitter`): a new lr or start costs what the path costs. The
+    view of the 3-D axes does not change between runs; if a person rotates it, the full draw
+    that follows keeps the new picture.
+    """
+
+    LEVELS = 30
+
+    def __init__(self, fig: Any, *, live: bool) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        self.fig = fig
+        self.ax1 = fig.add_subplot(1, 3, 1)
+        self.ax2 = fig.add_subplot(1, 3, 2, projection="3d")
+        self.ax3 = fig.add_subplot(1, 3, 3)
+        # one layout for every surface: a re-layout would cost a render per change
+        fig.subplots_adjust(left=0.055, right=0.985, bottom=0.15, top=0.9, wspace=0.3)
+        self.blitter = Blitter(fig.canvas, live=live)
+        if live:
+            fast_png_frames(fig.canvas)
+        self.ready = True  # the surface could be drawn (a user's surface may not be written yet)
+        self._bands: Any = None
+        self._lines: Any = None
+        self._sheet: Any = None
+        self._zlim = (0.0, 1.0)
+        color = PATH_COLORS[0]
+        ax1, ax2, ax3 = self.ax1, self.ax2, self.ax3
+        (self._minima,) = ax1.plot([], [], "*", color="white", mec="k", ms=12, zorder=4)
+        self._note = ax1.text(
+            0.5, 0.5, "", ha="center", va="center", transform=ax1.transAxes, visible=False
+        )
+        ax1.set_xlabel("$w_1$")
+        ax1.set_ylabel("$w_2$")
+        # Fixed places for the titles and axis labels, few ticks: text is most of a draw's cost,
+        # and placing a title or a label by the tick labels' extents costs a second layout.
+        for ax in (ax1, ax3):
+            ax.xaxis.set_label_coords(0.5, -0.12)
+            ax.yaxis.set_label_coords(-0.14, 0.5)
+        for axis in (ax1.xaxis, ax1.yaxis, ax2.xaxis, ax2.yaxis, ax2.zaxis):
+            axis.set_major_locator(MaxNLocator(5 if axis.axes is ax1 else 4))
+        (self.path,) = ax1.plot([], [], "-o", color=color, ms=3.0, lw=1.5, label="GD")
+        (self.start,) = ax1.plot([], [], "o", color=color, ms=7.5, mec="white", mew=1.0, zorder=5)
+        (self.end,) = ax1.plot([], [], "X", color=color, ms=9.0, mec="white", mew=1.0, zorder=5)
+        (self.path3d,) = ax2.plot([], [], [], "-o", color=color, ms=3.0, lw=1.5, zorder=10)
+        (self.loss,) = ax3.plot([], [], color=color, lw=1.5, label="GD")
+        ax3.set_xlabel("step")
+        ax3.set_ylabel("loss")
+        ax3.set_title("loss per step", y=1.0)
+        ax3.grid(True, alpha=0.3)
+        # in the order of their zorder, so that a blitted frame equals a full draw (the minima's
+        # stars sit above the path, under its end marks)
+        self.blitter.add(self.path, self._minima, self.start, self.end, ax1.title, self.path3d, ax3)
+
+    def draw_surface(self, s: Surface, n: int = 120) -> None:
+        """The static part for surface `s` on an n × n grid (the bands, level lines and the
+        3-D sheet). Raises nothing: a surface whose f is not written yet says so in the plot."""
+        from matplotlib.colors import BoundaryNorm
+
+        ax1, ax2 = self.ax1, self.ax2
+        for old in (self._bands, self._lines, self._sheet):
+            if old is not None:
+                old.remove()
+        self._bands = self._lines = self._sheet = None
+        ax1.set_xlim(*s.xlim)
+        ax1.set_ylim(*s.ylim)
+        ax2.set_xlim(*s.xlim)
+        ax2.set_ylim(*s.ylim)
+        try:
+            X, Y, Z = surface_grid(s, n)
+            levels = contour_levels(Z, self.LEVELS, s.log_levels)
+        except NotImplementedError as exc:
+            self.ready = False
+            self._note.set_text(f"not ready:\n{exc}")
+            self._note.set_visible(True)
+            self._minima.set_data([], [])
+            self.blitter.invalidate()
+            return
+        self.ready = True
+        self._note.set_visible(False)
+        # The filled level bands as one image (the grid interpolated, then cut at the levels:
+        # the bands of contourf at a fraction of its cost), the level lines on top.
+        cmap = "viridis"
+        norm = BoundaryNorm(levels, 256, extend="both")
+        self._bands = ax1.imshow(
+            np.where(np.isfinite(Z), Z, np.nanmax(Z[np.isfinite(Z)], initial=0.0)),
+            extent=(*s.xlim, *s.ylim),
+            origin="lower",
+            aspect="auto",
+            cmap=cmap,
+            norm=norm,
+            interpolation="bilinear",
+            interpolation_stage="data",
+            zorder=0,
+        )
+        self._lines = ax1.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
+        m = [
+            p for p in s.minima if s.xlim[0] <= p[0] <= s.xlim[1] and s.ylim[0] <= p[1] <= s.ylim[1]
+        ]
+        self._minima.set_data([p[0] for p in m], [p[1] for p in m])
+        ax1.set_xlim(*s.xlim)
+        ax1.set_ylim(*s.ylim)
+        self._sheet = plot_surface3d(ax2, s, n=min(n, 40), title="")
+        ax2.set_title(s.name, y=1.0)
+        self._zlim = ax2.get_zlim()
+        self.blitter.invalidate()
+
+    def draw_run(self, s: Surface, summary: RunSummary) -> None:
+        """The moving part for one run: the path on both plots, the title, the loss curve."""
+        ax1, ax3 = self.ax1, self.ax3
+        p = summary.path
+        show = self.ready
+        with np.errstate(all="ignore"):
+            q = _cut(p, s.xlim, s.ylim)
+            self.path.set_data(q[:, 0], q[:, 1])
+            ok0 = len(p) and np.isfinite(p[0]).all()
+            self.start.set_data(p[:1, 0] if ok0 else [], p[:1, 1] if ok0 else [])
+            okT = len(p) > 1 and np.isfinite(q[-1]).all()
+            self.end.set_data(q[-1:, 0] if okT else [], q[-1:, 1] if okT else [])
+            r = _cut(p, s.xlim, s.ylim, margin=0.0)
+            z = np.full(len(r), np.nan)
+            if show:
+                z = np.asarray(s.f(np.nan_to_num(r)), dtype=float).reshape(-1)
+            z[~np.isfinite(r).all(axis=1)] = np.nan
+            z[(z < self._zlim[0]) | (z > self._zlim[1])] = np.nan
+            self.path3d.set_data_3d(r[:, 0], r[:, 1], z)
+        for a in (self.path, self.start, self.end, self.path3d):
+            a.set_visible(show)
+        ax1.set_title(
+            f"{s.name}: GD DIVERGES" if summary.diverged else s.name,
+            color="#D55E00" if summary.diverged else "black",
+            y=1.0,
+        )
+        losses = np.asarray(summary.losses, dtype=float)
+        finite = losses[np.isfinite(losses)]
+        self.loss.set_data(np.arange(len(losses)), losses)
+        self.loss.set_visible(bool(finite.size))
+        log = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 100)
+        if ax3.get_yscale() != ("log" if log else "linear"):
+            ax3.set_yscale("log" if log else "linear")
+        if finite.size:
+            ax3.relim()
+            ax3.autoscale_view()
+        else:
+            ax3.set_xlim(0, 1)
+            ax3.set_ylim(0, 1)
+        self.blitter.update()
+
+
 class LossSurfaceExplorer:
     """The explorer widget. `gradient_descent(grad, w0, lr, steps)` must return the path
     (steps + 1, 2); `extra` adds surfaces to the menu ({label: Surface}, e.g. made with
@@ -187,8 +356,6 @@ class LossSurfaceExplorer:
         self.summary: RunSummary | None = None
         self._quiet = True
         self._drawn_key: tuple | None = None
-        self._base = (0, 0)
-        self._background_ok = True
 
         self.menu = W.Dropdown(options=list(self.surfaces), value=surface, description="surface")
         self.kappa = W.FloatLogSlider(
@@ -205,6 +372,7 @@ class LossSurfaceExplorer:
         self.status = W.HTML()
         self.status.add_class("coursekit-explorer-status")
         self.fig, self.view = live_figure(figsize=(11, 3.7), dpi=80)  # 880 px: the notebook width
+        self.picture = ExplorerView(self.fig, live=self.view is not None)
         self._set_surface_controls(start, lr)
         controls = W.VBox([self.menu, self.kappa, self.lr, self.steps, self.x0, self.y0])
         parts = [W.HBox([controls, self.status])]
@@ -307,53 +475,15 @@ class LossSurfaceExplorer:
         self._draw(self.summary)
 
     def _draw(self, summary: RunSummary) -> None:
-        """Redraw the path and the loss curve; the surface itself (level lines, 3-D sheet) only
-        when the surface or κ changed, so that moving lr or the start point stays quick."""
+        """Redraw the run (path, loss curve, title: blitted live); the surface itself (level
+        lines, 3-D sheet) only when the surface or κ changed."""
         s = self.current_surface()
         key = (self.menu.value, float(self.kappa.value))
-        if key != self._drawn_key or len(self.fig.axes) < 3:
-            self._draw_background(s)
+        if key != self._drawn_key:
+            builtin = s.name in {v.name for v in SURFACES.values()} or "quadratic" in s.name
+            self.picture.draw_surface(s, n=self.grid if builtin else min(self.grid, 60))
             self._drawn_key = key
-        ax1, ax2, ax3 = self.fig.axes[:3]
-        for ax, keep in ((ax1, self._base[0]), (ax2, self._base[1])):
-            for line in list(ax.lines[keep:]):
-                line.remove()
-        if ax1.get_legend() is not None:
-            ax1.get_legend().remove()
-        if self._background_ok:
-            with np.errstate(all="ignore"):
-                plot_paths(ax1, {"GD": summary.path}, xlim=s.xlim, ylim=s.ylim, legend=False)
-                plot_path3d(ax2, s, summary.path, zlim=ax2.get_zlim())
-        ax1.set_title(
-            f"{s.name}: GD DIVERGES" if summary.diverged else s.name,
-            color="#D55E00" if summary.diverged else "black",
-        )
-        ax3.clear()
-        if np.isfinite(summary.losses).any():
-            plot_losses(ax3, {"GD": summary.losses}, title="loss per step")
-        else:
-            ax3.set_title("loss per step")
-        if self.view is not None:
-            self.fig.canvas.draw_idle()
-
-    def _draw_background(self, s: Surface) -> None:
-        self.fig.clear()
-        ax1 = self.fig.add_subplot(1, 3, 1)
-        ax2 = self.fig.add_subplot(1, 3, 2, projection="3d")
-        self.fig.add_subplot(1, 3, 3)
-        builtin = s.name in {v.name for v in SURFACES.values()} or "quadratic" in s.name
-        n = self.grid if builtin else min(self.grid, 60)  # pointwise surfaces are slow
-        self._background_ok = True
-        try:
-            plot_contour(ax1, s, n=n)
-            plot_surface3d(ax2, s, n=min(n, 50))
-        except NotImplementedError as exc:
-            self._background_ok = False
-            ax1.text(
-                0.5, 0.5, f"not ready:\n{exc}", ha="center", va="center", transform=ax1.transAxes
-            )
-        self._base = (len(ax1.lines), len(ax2.lines))
-        self.fig.tight_layout()
+        self.picture.draw_run(s, summary)
 
     def _on_surface(self, change: dict) -> None:
         if self._quiet:

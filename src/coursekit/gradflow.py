@@ -237,28 +237,63 @@ def _log_limits(v: np.ndarray, pad: float) -> tuple[float, float] | None:
 
 class FlowPanel:
     """The explorer's two panels on a matplotlib Figure: gradient-norm bars (log scale, red below
-    1e-6, orange above 1e3) over a line of activation stds. :meth:`update` redraws in place
-    (bar heights, line data, limits) when the depth is unchanged, which keeps a live update
-    cheap; a new depth rebuilds the bars."""
+    1e-6, orange above 1e3) over a line of activation stds.
 
-    def __init__(self, fig) -> None:
+    :meth:`update` changes the picture in place: the bars (one collection of rectangles, one
+    per layer: ``bars.get_paths()``), the line, the y limits. Live (``live=True``, an ipympl
+    canvas) those — with the y axes, whose ticks follow the limits — are blitted over a kept
+    picture of the rest (the x axes, the labels); a new depth changes the x axes, so it is one
+    full draw. Headless it only changes the artists.
+    """
+
+    BAR_WIDTH = 0.85
+
+    def __init__(self, fig, *, live: bool = False) -> None:
+        from matplotlib.collections import PolyCollection
+
+        from .interactive import Blitter
+
         self.fig = fig
         self.ax_grad, self.ax_std = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-        self._bars: list = []
-        self._line = None
+        self.blitter = Blitter(fig.canvas, live=live)
+        self.depth = 0
+        ax_g, ax_s = self.ax_grad, self.ax_std
+        ax_g.set_yscale("log")
+        ax_g.set_ylabel("‖∂L/∂W_l‖")
+        ax_g.grid(True, axis="y", which="major", alpha=0.3)
+        ax_g.set_title(" ", fontsize=10, y=1.0)  # a fixed place: no layout of the title per draw
+        # one collection, not a patch per bar: drawn in one call
+        self.bars = PolyCollection([], closed=True, linewidths=0)
+        ax_g.add_collection(self.bars, autolim=False)
+        (self._line,) = ax_s.plot([], [], "o-", color="tab:green", markersize=3)
+        ax_s.set_yscale("log")
+        ax_s.set_ylabel("std of h_l")
+        ax_s.set_xlabel("layer l (input side → output side)")
+        ax_s.grid(True, which="major", alpha=0.3)
+        for ax in (ax_g, ax_s):
+            ax.yaxis.set_label_coords(-0.075, 0.5)
+        # the moving artists, in the order a full draw paints them (their zorder)
+        self.blitter.add(self.bars, ax_g.yaxis, *ax_g.spines.values(), ax_g.title)
+        self.blitter.add(ax_s.yaxis, self._line, *ax_s.spines.values())
 
     def update(self, prof: FlowProfile) -> None:
         g = _finite_pos(prof.grad_norms)
         s = _finite_pos(prof.act_std)
-        if len(self._bars) != len(g):
-            self._rebuild(len(g))
-        for rect, h, c in zip(self._bars, g, _bar_colors(g)):
-            ok = bool(np.isfinite(h))
-            rect.set_visible(ok)
-            if ok:
-                rect.set_height(h)
-                rect.set_facecolor(c)
-        self._line.set_ydata(s)
+        if len(g) != self.depth:
+            self.depth = len(g)
+            self.ax_std.set_xlim(0.3, self.depth + 0.7)
+            self.blitter.invalidate()  # the x axes changed: one full draw
+        layers = np.arange(1, len(g) + 1)
+        ok = np.isfinite(g)
+        half = self.BAR_WIDTH / 2
+        self.bars.set_verts(
+            [
+                [(x - half, _TINY), (x - half, h), (x + half, h), (x + half, _TINY)]
+                for x, h in zip(layers[ok], g[ok])
+            ]
+        )
+        self.bars.set_facecolor(_bar_colors(g[ok]))
+        self._line.set_data(layers, s)
         for ax, v, pad in ((self.ax_grad, g, 3.0), (self.ax_std, s, 1.5)):
             lim = _log_limits(v, pad)
             if lim:
@@ -266,22 +301,7 @@ class FlowPanel:
         self.ax_grad.set_title(
             f"{prof.label()} — depth {len(g)}, width {prof.config.get('width')}", fontsize=10
         )
-
-    def _rebuild(self, depth: int) -> None:
-        ax_g, ax_s = self.ax_grad, self.ax_std
-        ax_g.clear()
-        ax_s.clear()
-        layers = np.arange(1, depth + 1)
-        self._bars = list(ax_g.bar(layers, np.ones(depth), width=0.85))
-        ax_g.set_yscale("log")
-        ax_g.set_ylabel("‖∂L/∂W_l‖")
-        ax_g.grid(True, axis="y", which="major", alpha=0.3)
-        (self._line,) = ax_s.plot(layers, np.ones(depth), "o-", color="tab:green", markersize=3)
-        ax_s.set_yscale("log")
-        ax_s.set_ylabel("std of h_l")
-        ax_s.set_xlabel("layer l (input side → output side)")
-        ax_s.grid(True, which="major", alpha=0.3)
-        ax_s.set_xlim(0.3, depth + 0.7)
+        self.blitter.update()
 
 
 def plot_profiles(
@@ -377,7 +397,7 @@ class GradFlowExplorer:
     def _build(self) -> None:
         import ipywidgets as W
 
-        from .interactive import live_figure
+        from .interactive import fast_png_frames, live_figure
 
         c = self.config
         style = {"description_width": "initial"}
@@ -412,7 +432,9 @@ class GradFlowExplorer:
             ctl.observe(self._on_change, names="value")
         fig, canvas = live_figure(figsize=(8, 5))
         self._fig = fig
-        self.panel = FlowPanel(fig)
+        self.panel = FlowPanel(fig, live=canvas is not None)
+        if canvas is not None:
+            fast_png_frames(canvas)
         self._ax_g, self._ax_s = self.panel.ax_grad, self.panel.ax_std
         self.status = W.HTML()
         self.status.add_class("coursekit-gradflow-status")
@@ -433,9 +455,8 @@ class GradFlowExplorer:
 
     def _redraw(self) -> None:
         prof = self.compute()
-        self.panel.update(prof)
         self.status.value = f"<span>{self._status(prof)}</span>"
-        self._fig.canvas.draw_idle()
+        self.panel.update(prof)  # blits the new picture (or asks for a full draw)
 
     def show(self, static_configs: Sequence[dict] | None = None) -> None:
         """Display the live widget, or (headless) one static picture per configuration

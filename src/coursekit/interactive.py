@@ -21,6 +21,7 @@ __all__ = [
     "fast_png_frames",
     "send_full_frame",
     "push_frame",
+    "Blitter",
 ]
 
 
@@ -166,3 +167,82 @@ def _fast_diff_image(canvas: Any) -> bytes | None:
     with BytesIO() as png:
         Image.fromarray(data).save(png, format="png", compress_level=1)
         return png.getvalue()
+
+
+# --- blitting: a frame of only what moved ------------------------------------------------------
+
+
+class Blitter:
+    """Redraw a widget's moving artists over a cached picture of the rest of its figure.
+
+    The moving artists (``add``) are marked animated: a full draw of the figure leaves them out,
+    and right after it (the canvas' ``draw_event``: first show, resize, new static content) the
+    picture is kept (``copy_from_bbox``) and the moving artists painted over it. :meth:`update`
+    then restores the kept picture, draws the moving artists and blits: a frame costs what they
+    cost, not what the figure costs. Whole Axes may be moving artists (a loss curve whose axis
+    limits change). Call :meth:`invalidate` after changing a static artist: the next update is
+    a full draw.
+
+    Headless (``live=False``, an Agg canvas) nothing is animated and :meth:`update` does nothing:
+    the figure is drawn once when it is shown. ``enabled = False`` turns blitting off (every
+    update asks for a full draw): the benches' baseline.
+    """
+
+    def __init__(self, canvas: Any, *, live: bool = True) -> None:
+        self.canvas = canvas
+        self.live = bool(live) and hasattr(canvas, "copy_from_bbox")
+        self.artists: list[Any] = []
+        self._bg: Any = None
+        self._enabled = self.live
+        if self.live:
+            canvas.mpl_connect("draw_event", self._on_draw)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = bool(value) and self.live
+        self._bg = None
+        for a in self.artists:
+            a.set_animated(self._enabled)
+
+    def add(self, *artists: Any) -> None:
+        """Artists drawn on every update (in this order, after the cached picture)."""
+        for a in artists:
+            a.set_animated(self._enabled)
+            self.artists.append(a)
+
+    def remove(self, *artists: Any) -> None:
+        for a in artists:
+            if a in self.artists:
+                self.artists.remove(a)
+
+    def invalidate(self) -> None:
+        """The static picture changed: the next update draws the whole figure."""
+        self._bg = None
+
+    def _on_draw(self, event: Any) -> None:
+        if not self._enabled or event.canvas.is_saving():  # savefig draws the moving ones too
+            return
+        self._bg = event.canvas.copy_from_bbox(event.canvas.figure.bbox)
+        self._paint()
+
+    def _paint(self) -> None:
+        fig = self.canvas.figure
+        for a in self.artists:
+            if a.get_visible() and a.get_figure() is not None:
+                fig.draw_artist(a)
+
+    def update(self) -> None:
+        """Show the moving artists' new state: a blit over the kept picture, or (none kept yet,
+        or blitting off) a request for a full draw."""
+        if not self.live:
+            return
+        if self._enabled and self._bg is not None:
+            self.canvas.restore_region(self._bg)
+            self._paint()
+            self.canvas.blit(self.canvas.figure.bbox)
+        else:
+            self.canvas.draw_idle()

@@ -28,6 +28,9 @@ PICKS = {
     "stepper": "04_convolution_by_hand/stepper_position4",
     "lenet_training": "05_lenet_mnist/training",
     "validate": "04_convolution_by_hand/nbgrader_validate",
+    # test_hub.py: a student's Assignments tab on the hub, and the feedback she fetched
+    "hub_assignments": "hub/assignments",
+    "hub_feedback": "hub/feedback",
 }
 
 
