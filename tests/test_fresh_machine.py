@@ -111,7 +111,7 @@ def test_system_deps_twice_installs_nothing_the_second_time(tmp_path):
     calls = tmp_path / "apt-calls"
     fake = tmp_path / "fake"
     fake.mkdir()
-    for tool in ("apt-get", "sudo"):
+    for tool in ("apt-get", "sudo", "npm"):
         (fake / tool).write_text(f'#!/bin/sh\necho "$0 $*" >> {calls}\nexit 1\n')
         (fake / tool).chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}

@@ -21,7 +21,8 @@ def test_environment_yml_matches_pyproject():
     want = {_norm(s) for s in py["dependencies"] + py["optional-dependencies"]["test"]}
     text = (ROOT / "environment.yml").read_text()
     lines = text[text.index("dependencies:") :].splitlines()
-    deps = [line.strip()[2:] for line in lines if line.startswith("  - ")]
+    # conda packages, and the `- pip:` list of those only on PyPI
+    deps = [line.strip()[2:] for line in lines if line.startswith(("  - ", "      - "))]
     got = {_norm(d) for d in deps if not d.startswith(("python", "pip"))}
     assert got == want, (
         f"only in environment.yml: {got - want}; only in pyproject.toml: {want - got}"
