@@ -93,3 +93,43 @@ def test_a_manual_score_survives_a_rerun_of_autograde(small_class, tmp_path):
         assert g.needs_manual_grade
         assert gb.find_grade("test_conv_output_size", A, A, "ana").needs_manual_grade is False
         assert gb.find_submission(A, "ben").score == gb.find_submission(A, "ana").score
+
+
+def test_identical_submissions_are_graded_once_and_recorded_for_each(tmp_path):
+    """Two students who hand in the very same file: one kernel grades it, each student gets the
+    result as their own (row, gradebook entry, feedback page); a different file is graded."""
+    from nbgrader.api import Gradebook
+
+    from coursekit.grading.executor import LocalExecutor
+
+    src, rel = source_notebook(A), release_notebook(A)
+    same = submission_from(src, {"answer_conv_output_size": WRONG})
+    cls = build_class(
+        tmp_path / "class", A, {"dee": same, "eve": same, "fay": submission_from(rel)}
+    )
+
+    class Counting:  # the executor the pipeline hands its tasks to, counting them
+        def __init__(self) -> None:
+            self.inner, self.graded = LocalExecutor(2), []
+
+        def run(self, tasks):
+            self.graded += [t.job.student_id for t in tasks]
+            yield from self.inner.run(tasks)
+
+    counting = Counting()
+    result = grade_class(cls, tmp_path / "work", executor=counting, report=False)
+    assert sorted(counting.graded) in (["dee", "fay"], ["eve", "fay"]), counting.graded
+    dee, eve = result.get("dee", A), result.get("eve", A)
+    assert [(e.grade_id, e.score, e.status, e.message) for e in dee.exercises] == [
+        (e.grade_id, e.score, e.status, e.message) for e in eve.exercises
+    ]
+    assert dee.score == eve.score < dee.max_score  # the named mistake costs both the same
+    assert all(e.student_id == "eve" for e in eve.exercises)
+    for s in (dee, eve):
+        page = tmp_path / "work" / "out" / "feedback" / s.student_id / f"{A}.html"
+        assert page.is_file() and s.student_id in page.read_text(encoding="utf-8")
+    rows = (tmp_path / "work" / "out" / "grades.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["dee", "eve", "fay"]
+    with Gradebook(f"sqlite:///{tmp_path / 'work' / 'nbgrader' / 'gradebook.db'}") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
+    assert scores["dee"] == scores["eve"] == dee.score
