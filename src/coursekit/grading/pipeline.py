@@ -136,7 +136,16 @@ def autograde(
     if report:
         from ..report import write_report
 
-        write_report(result, root=root)
+        try:
+            write_report(result, root=root)
+        except Exception as exc:  # the grades are written: a report is not worth a failed run
+            import sys
+
+            print(
+                f"coursekit: the class report was not written ({type(exc).__name__}: {exc}); "
+                "the grades, feedback and gradebook are complete — run `coursekit report` again",
+                file=sys.stderr,
+            )
     return result
 
 
