@@ -158,24 +158,22 @@ def _evaluate(model, x, y):
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def test_fit_runs_the_given_functions_and_records_a_history():
+def _toy_fit(n: int, epochs: int, **kw):
+    """training.fit on n random 4×4 images of a toy task (the sign of their mean), headless."""
     torch.manual_seed(0)
-    x = torch.randn(64, 1, 4, 4)
+    x = torch.randn(n, 1, 4, 4)
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
     model = _Tiny()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     h = training.fit(
-        model,
-        _epoch,
-        _evaluate,
-        (x, y),
-        (x, y),
-        epochs=3,
-        optimizer=opt,
-        batch_size=16,
-        progress=False,
-        plot=False,
-    )
+        model, _epoch, _evaluate, (x, y), (x, y), epochs=epochs, optimizer=opt, batch_size=16,
+        progress=False, plot=False, **kw,
+    )  # fmt: skip
+    return h, model, opt, x, y
+
+
+def test_fit_runs_the_given_functions_and_records_a_history():
+    h, *_ = _toy_fit(64, 3)
     assert h.epoch == [1, 2, 3] and len(h.test_acc) == 3 and h.device == "cpu"
     assert h.train_seconds == sorted(h.train_seconds) and all(v > 0 for v in h.images_per_s)
     assert h.train_loss[-1] < h.train_loss[0]
@@ -233,24 +231,7 @@ def test_device_menu_lists_what_exists_and_falls_back_to_cpu():
 
 
 def test_fit_names_the_set_it_evaluates_and_learning_curves_measure_both_sets():
-    torch.manual_seed(0)
-    x = torch.randn(48, 1, 4, 4)
-    y = (x.mean(dim=(1, 2, 3)) > 0).long()
-    model = _Tiny()
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    h = training.fit(
-        model,
-        _epoch,
-        _evaluate,
-        (x, y),
-        (x, y),
-        epochs=1,
-        optimizer=opt,
-        batch_size=16,
-        progress=False,
-        plot=False,
-        eval_name="validation",
-    )
+    h, model, opt, x, y = _toy_fit(48, 1, eval_name="validation")
     assert h.eval_name == "validation" and "validation accuracy" in h.summary()
     assert (
         "test"
