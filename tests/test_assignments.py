@@ -148,6 +148,46 @@ def test_show_only_cells_define_nothing_a_later_cell_reads(assignment):
     assert not show_only_problems(nb)
 
 
+def _cells(*sources: tuple[str, bool]) -> dict:
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": src,
+                "metadata": {
+                    "tags": ["show-only"] if tagged else [],
+                    "nbgrader": {"grade_id": f"c{i}"},
+                },
+            }
+            for i, (src, tagged) in enumerate(sources)
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    "demo, later, problem",
+    [
+        ("fig = plot(W)", "print(W.sum())", None),  # reads W, binds only fig
+        ("W = W * 2", "check(W)", "c1 is tagged show-only but c2 reads W"),
+        ("model.lr = 0.5", "train(model)", "c1 is tagged show-only but c2 reads model"),
+        ("table['a'][0] = 1", "check(table)", "c1 is tagged show-only but c2 reads table"),
+        ("del cache[key]", "use(cache)", "c1 is tagged show-only but c2 reads cache"),
+        ("def f():\n    global seen\n    seen = 1\nf()", "print(seen)", "c1 is tagged show-only but c2 reads seen"),
+        ("import torch as T", "T.zeros(1)", "c1 is tagged show-only but c2 reads T"),
+    ],
+)
+def test_show_only_check_sees_bindings_and_in_place_changes(demo, later, problem):
+    from coursekit.grading.release import show_only_problems
+
+    got = show_only_problems(_cells(("W = 1", False), (demo, True), (later, False)))
+    if problem is None:
+        assert got == []
+    else:
+        assert len(got) == 1 and problem in got[0], got
+    # a later cell that is show-only itself may read what the demo left
+    assert show_only_problems(_cells(("W = 1", False), (demo, True), (later, True))) == []
+
+
 def test_release_refuses_an_unsafe_show_only_tag(tmp_path):
     import json
     import shutil

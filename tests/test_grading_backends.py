@@ -133,3 +133,39 @@ def test_identical_submissions_are_graded_once_and_recorded_for_each(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'work' / 'nbgrader' / 'gradebook.db'}") as gb:
         scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
     assert scores["dee"] == scores["eve"] == dee.score
+
+
+def test_a_student_cell_that_reads_a_skipped_cells_name_is_graded_with_every_cell():
+    """Skipping show-only cells is checked against the instructor's cells; a cell the student
+    adds may still read what one of them defines (here X, the data cell_data draws). Their own
+    run had it, so the grader grades that submission again with every cell: no NameError, full
+    marks; an honest submission is graded once, without the skipped cells."""
+    import json
+
+    import nbformat
+
+    from coursekit.grading.assignment import Assignment
+    from coursekit.grading.collect import Job
+    from coursekit.grading.config import load_settings
+    from coursekit.grading.grade import grade_job
+    from coursekit.notebooks import course_root, nbgrader_meta
+
+    a = "01_loss_surfaces"
+    sub = submission_from(source_notebook(a))
+    at = next(i for i, c in enumerate(sub.cells) if nbgrader_meta(c).get("grade_id") == "cell_data")
+    assert "show-only" in sub.cells[at].metadata.get("tags", [])
+    sub.cells.insert(at + 1, nbformat.v4.new_code_cell("print('my data:', X.shape)"))
+    assignment = Assignment.load(a, course_root())
+    limits = load_settings().limits_for(a)
+
+    def grade(nb, student):
+        return grade_job(Job(student, a, json.dumps(nb).encode(), student), assignment, limits)
+
+    res = grade(sub, "curious")
+    mine = next(c for c in res.cells if "my data:" in c.source)
+    text = json.dumps(mine.outputs)
+    assert "my data:" in text and "NameError" not in text, text
+    assert res.score == res.max_score, [(e.grade_id, e.message) for e in res.exercises]
+    honest = grade(submission_from(source_notebook(a)), "honest")
+    assert honest.score == honest.max_score
+    assert not any("cell_data" in c.source or "n_per_class" in c.source for c in honest.cells)

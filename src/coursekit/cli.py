@@ -129,6 +129,7 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         executor=args.scheduler or args.cluster,
         insecure_plain_tcp=args.insecure_plain_tcp,
         report=not args.no_report,
+        skip_show_only=not args.no_skip_show_only,
     )
     print(result.table())
     print(f"\ngrades:    {result.out / 'grades.csv'}")
@@ -320,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-report",
         action="store_true",
         help="do not write OUT/report.html (the class report; `coursekit report OUT` writes it)",
+    )
+    a.add_argument(
+        "--no-skip-show-only",
+        action="store_true",
+        help="also run the cells tagged show-only (pictures, demos; docs/AUTHORING.md)",
     )
     a.set_defaults(func=_cmd_autograde)
 

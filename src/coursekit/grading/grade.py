@@ -6,7 +6,11 @@ timeout or a dead kernel become that submission's statuses and messages.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import re
 import time
+from collections.abc import Iterator
 
 from .assignment import Assignment
 from .collect import Job
@@ -14,11 +18,12 @@ from .config import Limits
 from .integrity import NotebookUnreadable, Plan, plan_submission, read_notebook
 from .kernel import Kernel, KernelDied
 from .outputs import OutputBudget, safe_text
+from .release import show_only_names
 from .results import ICONS, CellRecord, ExerciseResult, SubmissionResult
 from .sandbox import HIDDEN_PACKAGES, NUMPY_ONLY_TAIL, SandboxUnavailable
 from .verdict import Pending, Verdict, evaluate_hidden, evaluate_visible
 
-__all__ = ["grade_job", "not_graded"]
+__all__ = ["grade_job", "not_graded", "same_threads"]
 
 
 def not_graded(job: Job, assignment: Assignment, status: str, message: str) -> SubmissionResult:
@@ -38,8 +43,60 @@ def _dead_status(why: str) -> str:
     return "timeout" if ("did not stop" in why or "ran out" in why) else "error"
 
 
+@contextlib.contextmanager
+def same_threads(n: int) -> Iterator[None]:
+    """torch in this (the grader's) process uses the student's kernel's `n` threads meanwhile.
+
+    A test's reference values are computed here and compared with the student's, computed in
+    the kernel: with another thread count torch sums in another order, and a few Adam steps
+    turn those last-bit differences into a wrong verdict for a correct answer (seen: notebook
+    05's train_one_epoch graded in one process on 2 cores, the kernel on 1 thread)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def grade_job(
     job: Job, assignment: Assignment, limits: Limits, *, sandbox: bool = True, slot: int = 0
+) -> SubmissionResult:
+    """Grade one submission of `assignment` under `limits` (in a sandbox unless told not to);
+    the grader's side of the verdicts with the kernel's thread count (same_threads)."""
+    with same_threads(limits.cpu_threads):
+        missed: set[str] = set()
+        result = _grade_job(job, assignment, limits, sandbox=sandbox, slot=slot, missed=missed)
+        if missed and assignment.skip_show_only:
+            # a cell of the student's read a name that only a skipped show-only cell defines (the
+            # release check sees the instructor's cells, not what a student adds): grade again
+            # with every cell, as the student's own run had them
+            full = dataclasses.replace(assignment, skip_show_only=False)
+            result = _grade_job(job, full, limits, sandbox=sandbox, slot=slot)
+        return result
+
+
+_NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
+
+
+def _reads_skipped(error: dict | None, skipped: set[str]) -> str:
+    """The skipped name a cell's NameError is about ('' if none)."""
+    if not error or error.get("ename") != "NameError":
+        return ""
+    m = _NAME_ERROR.search(str(error.get("evalue", "")))
+    return m.group(1) if m and m.group(1) in skipped else ""
+
+
+def _grade_job(
+    job: Job,
+    assignment: Assignment,
+    limits: Limits,
+    *,
+    sandbox: bool = True,
+    slot: int = 0,
+    missed: set[str] | None = None,
 ) -> SubmissionResult:
     """Grade one submission of `assignment` under `limits` (in a sandbox unless told not to).
 
@@ -77,6 +134,7 @@ def grade_job(
     records: dict[int, CellRecord] = {}
     dead = ""
     clean = CleanRoom(plan, limits, slot, sandbox)
+    skipped = show_only_names(assignment.release) if assignment.skip_show_only else set()
     try:
         for i, cell in enumerate(plan.cells):
             if cell.kind == "code":
@@ -86,6 +144,9 @@ def grade_job(
                 if not dead:
                     try:
                         outputs, error = kernel.run_cell(cell.source)
+                        name = _reads_skipped(error, skipped)
+                        if name and missed is not None:
+                            missed.add(name)
                         record.outputs = budget.filter(outputs)
                         if error and error.get("timeout"):
                             record.outputs.append(

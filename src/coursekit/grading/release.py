@@ -10,45 +10,79 @@ from ..errors import CoursekitError
 from ..notebooks import ASSIGNMENTS, source_path
 from .config import nbgrader_config
 
-__all__ = ["ReleaseError", "release", "show_only_problems"]
+__all__ = ["ReleaseError", "names_changed", "release", "show_only_names", "show_only_problems"]
 
 
 class ReleaseError(CoursekitError):
     """An assignment can't be released (unknown, not JSON, nbgrader refused it)."""
 
 
-def show_only_problems(nb: dict) -> list[str]:
-    """Why the cells tagged `show-only` in a source notebook can't be skipped when grading: each
-    name such a cell binds (assignments, functions, classes, imports) that a later cell reads,
-    unless that later cell is show-only too. Empty when the tags are safe."""
+def names_changed(code: str) -> set[str]:
+    """The names a cell's code binds (assignments, functions, classes, imports, globals) or
+    changes in place (an attribute or item of it assigned or deleted)."""
     import ast
 
+    tree = ast.parse(code)
+    bound = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    bound |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
+    for n in ast.walk(tree):  # `model.lr = ...`, `table[k] = ...`, `del d[k]`: the object's name
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(
+            n.ctx, (ast.Store, ast.Del)
+        ):
+            base = n.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                bound.add(base.id)
+    bound |= {name for n in ast.walk(tree) if isinstance(n, ast.Global) for name in n.names}
+    return bound
+
+
+def _code(c: dict) -> str:
     from .assignment import cell_text
+
+    lines = cell_text(c.get("source")).splitlines()
+    return "\n".join(ln for ln in lines if not ln.lstrip().startswith(("%", "!")))
+
+
+def _show_only(c: dict) -> bool:
+    return "show-only" in c.get("metadata", {}).get("tags", [])
+
+
+def show_only_names(nb: dict) -> set[str]:
+    """Every name the notebook's show-only code cells bind or change (names_changed)."""
+    out: set[str] = set()
+    for c in nb.get("cells", []):
+        if c.get("cell_type") == "code" and _show_only(c):
+            try:
+                out |= names_changed(_code(c))
+            except SyntaxError:
+                pass
+    return out
+
+
+def show_only_problems(nb: dict) -> list[str]:
+    """Why the cells tagged `show-only` in a source notebook can't be skipped when grading: each
+    name such a cell binds (assignments, functions, classes, imports, globals) or changes in place
+    (an attribute or item assigned or deleted) that a later cell reads, unless that later cell is
+    show-only too. Empty when the tags are safe."""
     from .verdict import free_names
 
-    def code(c: dict) -> str:
-        lines = cell_text(c.get("source")).splitlines()
-        return "\n".join(ln for ln in lines if not ln.lstrip().startswith(("%", "!")))
-
-    def show_only(c: dict) -> bool:
-        return "show-only" in c.get("metadata", {}).get("tags", [])
-
+    code, show_only = _code, _show_only
     cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     problems = []
     for i, c in enumerate(cells):
         if not show_only(c):
             continue
-        tree = ast.parse(code(c))
-        bound = {
-            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-        bound |= {
-            (a.asname or a.name).split(".")[0]
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.Import, ast.ImportFrom))
-            for a in n.names
-        }
+        bound = names_changed(code(c))
         gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
         for later in cells[i + 1 :]:
             if show_only(later):
