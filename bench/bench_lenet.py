@@ -3,10 +3,13 @@
     COURSEKIT_DATA=../shared/data .venv/bin/python bench/bench_lenet.py            # cpu, both runs
     .venv/bin/python bench/bench_lenet.py --device cuda --repeats 3 --no-baseline # the GPU recipe
     .venv/bin/python bench/bench_lenet.py --baseline-epochs 3                     # a shorter baseline
+    .venv/bin/python bench/bench_lenet.py --no-baseline --repeats 3 --epochs 2 --lr 0.03 \
+        --pct-start 0.15 --div-factor 10                  # the two-epoch edge (notebook 05's text)
 
 *Notebook*: the solution notebook's own LeNet5, train_one_epoch and evaluate (its answer cells,
 read from solutions/05_lenet_mnist), the whole data set as tensors on the device, batches by
-indexing a per-epoch permutation, Adam with a one-cycle schedule (the notebook's recipe).
+indexing a per-epoch permutation, Adam with a one-cycle schedule, channels-last weights and
+activations on a CPU (the notebook's recipe; ``--memory-format contiguous`` for the old layout).
 *Common way*: the same LeNet-5 architecture, a per-sample ``Dataset`` (uint8 image → normalised
 tensor in ``__getitem__``) and a ``DataLoader`` (batch 64, shuffled, no workers), SGD lr 0.01
 momentum 0.9, no schedule, until 99.0 % or ``--baseline-epochs``.
@@ -77,12 +80,28 @@ class MnistDataset(torch.utils.data.Dataset):
         return x, int(self.labels[i])
 
 
-def run_notebook_recipe(ns, device, train, test, *, epochs, batch, lr, seed, target, warmup):
+def run_notebook_recipe(
+    ns,
+    device,
+    train,
+    test,
+    *,
+    epochs,
+    batch,
+    lr,
+    seed,
+    target,
+    warmup,
+    channels_last=False,
+    pct_start=0.3,
+    div_factor=25.0,
+):
     x, y = train
     torch.manual_seed(seed)
-    model = ns["LeNet5"]("modern").to(device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = ns["LeNet5"]("modern").to(device, memory_format=fmt)
     if warmup:  # first-call costs (kernel loading, cuDNN autotune) are not training
-        tmp = ns["LeNet5"]("modern").to(device)
+        tmp = ns["LeNet5"]("modern").to(device, memory_format=fmt)
         ns["train_one_epoch"](
             tmp,
             x[: batch * 4],
@@ -94,7 +113,11 @@ def run_notebook_recipe(ns, device, train, test, *, epochs, batch, lr, seed, tar
         sync(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * math.ceil(len(x) / batch)
+        opt,
+        max_lr=lr,
+        total_steps=epochs * math.ceil(len(x) / batch),
+        pct_start=pct_start,
+        div_factor=div_factor,
     )
     rows, elapsed, t99 = [], 0.0, None
     for epoch in range(1, epochs + 1):
@@ -169,6 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=1, help="runs of the notebook recipe (median reported)"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--pct-start", type=float, default=0.3, help="one-cycle warm-up share (0.3: torch's)"
+    )
+    ap.add_argument(
+        "--div-factor", type=float, default=25.0, help="one-cycle start = peak / this (25)"
+    )
+    ap.add_argument(
+        "--memory-format",
+        choices=("auto", "channels-last", "contiguous"),
+        default="auto",
+        help="the model's weights and activations (auto: channels-last on a CPU, as notebook 05)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument(
         "--baseline-epochs", type=int, default=15, help="cap of the common way (default 15)"
@@ -186,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     args.lr = args.lr or (0.02 if gpu else 0.01)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    channels_last = args.memory_format == "channels-last" or (
+        args.memory_format == "auto" and not gpu
+    )
     ns = notebook_answers()
     tr_img, tr_lab = load_mnist("train")
     te_img, te_lab = load_mnist("test")
@@ -210,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed + 100 * r,
             target=args.target,
             warmup=True,
+            channels_last=channels_last,
+            pct_start=args.pct_start,
+            div_factor=args.div_factor,
         )
         runs.append((rows, t99))
         last = rows[-1]

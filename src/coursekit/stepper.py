@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .interactive import is_headless, live_figure, send_full_frame
+from .interactive import fast_png_frames, is_headless, live_figure, send_full_frame
 
 __all__ = ["ConvStepper", "show_conv_stepper", "STEPPER_CSS_CLASS"]
 
@@ -42,7 +42,7 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.2g}"
 
 
-def _highlight(ax: Any, col: float, row: float, width: float, height: float) -> None:
+def _highlight(ax: Any, col: float, row: float, width: float, height: float) -> Any:
     """The red box over the window (input) or the cell (output) of the current position."""
     from matplotlib.patches import Rectangle
 
@@ -57,6 +57,7 @@ def _highlight(ax: Any, col: float, row: float, width: float, height: float) -> 
         lw=2.5,
     )
     ax.add_patch(box)
+    return box
 
 
 @dataclass
@@ -106,6 +107,7 @@ class ConvStepper:
         self.max_padding = max(int(max_padding), self.padding)
         self.position = 0
         self.fig = None
+        self._built: tuple | None = None  # what the picture was drawn for (geometry, x, kernel)
         self.widget = None
         # Live, ipympl may render the figure from another thread while draw() rebuilds it (a
         # half-drawn frame reaches the browser): draw() and the canvas' renders share a lock.
@@ -142,15 +144,26 @@ class ConvStepper:
             return self._draw(position)
 
     def _draw(self, position: int | None):
-
         g = self.geometry
         if position is not None:
             self.position = int(position)
         self.position = min(max(self.position, 0), max(g.n_positions - 1, 0))
+        if self.fig is not None and self._built == (g, self.x.tobytes(), self.kernel.tobytes()):
+            self._show_position()  # same picture, another position: move what moves
+        else:
+            self._build()
+        send_full_frame(self.fig.canvas)  # the whole canvas is sent on each change: no diffs
+        self.fig.canvas.draw_idle()
+        return self.fig
+
+    def _build(self) -> None:
+        """Draw everything for the current geometry (a new figure the first time)."""
+        g = self.geometry
         if self.fig is None:
             self.fig, self._view = live_figure(figsize=(9.0, 4.6))
             self._axes = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1.0]})
             if self._view is not None:
+                fast_png_frames(self.fig.canvas)  # zlib level 1: the frame encodes several × faster
                 render = self.fig.canvas.draw
 
                 def locked_render(*args, **kwargs):
@@ -158,7 +171,6 @@ class ConvStepper:
                         return render(*args, **kwargs)
 
                 self.fig.canvas.draw = locked_render
-        fig = self.fig
         ax_in, ax_out = self._axes
         ax_in.clear()  # redraw in the same axes (the figure and its canvas stay put)
         ax_out.clear()
@@ -166,45 +178,30 @@ class ConvStepper:
         ph, pw = xp.shape
         p = self.padding
         kh, kw = self.kernel.shape
-        oi, oj, top, left = self.window(self.position)
 
-        # input, padding shaded
+        # input, padding shaded; the values drawn once per geometry
         shade = np.zeros_like(xp)
         if p:
             shade[:p, :] = shade[-p:, :] = shade[:, :p] = shade[:, -p:] = 1
         ax_in.imshow(shade, cmap="Greys", vmin=0, vmax=4, extent=(-0.5, pw - 0.5, ph - 0.5, -0.5))
-        for r in range(ph):
-            for c in range(pw):
-                inside = top <= r < top + kh and left <= c < left + kw
-                ax_in.text(
-                    c,
-                    r,
-                    _fmt(xp[r, c]),
-                    ha="center",
-                    va="center",
-                    fontsize=10,
-                    color="black" if (p <= r < ph - p and p <= c < pw - p) else "0.45",
-                    fontweight="bold" if inside else "normal",
-                )
-                if inside and g.n_positions:
-                    ax_in.text(
-                        c + 0.42,
-                        r + 0.42,
-                        f"×{_fmt(self.kernel[r - top, c - left])}",
-                        ha="right",
-                        va="bottom",
-                        fontsize=7,
-                        color="tab:red",
-                    )
-        if g.n_positions:
-            _highlight(ax_in, left, top, kw, kh)
+        self._in_texts = {
+            (r, c): ax_in.text(
+                c,
+                r,
+                _fmt(xp[r, c]),
+                ha="center",
+                va="center",
+                fontsize=10,
+                color="black" if (p <= r < ph - p and p <= c < pw - p) else "0.45",
+            )
+            for r in range(ph)
+            for c in range(pw)
+        }
         ax_in.set_xlim(-0.5, pw - 0.5)
         ax_in.set_ylim(ph - 0.5, -0.5)
         ax_in.set_title(
             f"input {self.x.shape[0]}×{self.x.shape[1]}, padding {p} (grey)", fontsize=10
         )
-
-        # output, filled up to the current position
         oh, ow = max(g.out_h, 1), max(g.out_w, 1)
         ax_out.imshow(
             np.zeros((oh, ow)),
@@ -213,24 +210,6 @@ class ConvStepper:
             vmax=1,
             extent=(-0.5, ow - 0.5, oh - 0.5, -0.5),
         )
-        text = "the kernel does not fit: no output"
-        for pos in range(g.n_positions):
-            if pos > self.position:
-                break
-            r, c = divmod(pos, g.out_w)
-            value, arithmetic = self._cell(pos)
-            ax_out.text(
-                c,
-                r,
-                _fmt(value),
-                ha="center",
-                va="center",
-                fontsize=11,
-                fontweight="bold" if pos == self.position else "normal",
-            )
-            if pos == self.position:
-                text = f"output[{r}, {c}] = " + arithmetic
-                _highlight(ax_out, c, r, 1, 1)
         ax_out.set_xlim(-0.5, ow - 0.5)
         ax_out.set_ylim(oh - 0.5, -0.5)
         ax_out.set_title(
@@ -242,12 +221,55 @@ class ConvStepper:
             ax.vlines(np.arange(cols + 1) - 0.5, -0.5, rows - 0.5, color="0.7", lw=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
+        self._marks: list[Any] = []  # the window's kernel weights and the two red boxes
+        self._out_texts: list[Any] = []  # the output cells filled so far, in order
+        self._built = (g, self.x.tobytes(), self.kernel.tobytes())
+        self._show_position()
+
+    def _show_position(self) -> None:
+        """Show the current position on the built picture: the window (bold values, the
+        kernel's weights, a red box), the output filled up to it, the arithmetic on top."""
+        g = self.geometry
+        ax_in, ax_out = self._axes
+        kh, kw = self.kernel.shape
+        _, _, top, left = self.window(self.position)
+        for mark in self._marks:
+            mark.remove()
+        self._marks = []
+        for (r, c), t in self._in_texts.items():
+            inside = g.n_positions > 0 and top <= r < top + kh and left <= c < left + kw
+            t.set_fontweight("bold" if inside else "normal")
+            if inside:
+                self._marks.append(
+                    ax_in.text(
+                        c + 0.42,
+                        r + 0.42,
+                        f"×{_fmt(self.kernel[r - top, c - left])}",
+                        ha="right",
+                        va="bottom",
+                        fontsize=7,
+                        color="tab:red",
+                    )
+                )
+        text = "the kernel does not fit: no output"
+        if g.n_positions:
+            self._marks.append(_highlight(ax_in, left, top, kw, kh))
+            while len(self._out_texts) > self.position + 1:  # stepped back: empty those cells
+                self._out_texts.pop().remove()
+            for pos in range(len(self._out_texts), self.position + 1):
+                r, c = divmod(pos, g.out_w)
+                value, _ = self._cell(pos)
+                self._out_texts.append(
+                    ax_out.text(c, r, _fmt(value), ha="center", va="center", fontsize=11)
+                )
+            for pos, t in enumerate(self._out_texts):
+                t.set_fontweight("bold" if pos == self.position else "normal")
+            r, c = divmod(self.position, g.out_w)
+            text = f"output[{r}, {c}] = " + self._cell(self.position)[1]
+            self._marks.append(_highlight(ax_out, c, r, 1, 1))
         if len(text) > 110:
             text = text[:107] + "…"
-        fig.suptitle(f"stride {self.stride}, position {self.position}: {text}", fontsize=9)
-        send_full_frame(fig.canvas)  # everything is redrawn on each change: no diff frames
-        fig.canvas.draw_idle()
-        return fig
+        self.fig.suptitle(f"stride {self.stride}, position {self.position}: {text}", fontsize=9)
 
     # --- the live widget --------------------------------------------------------------------
     def build_widget(self):  # an ipywidgets.VBox
