@@ -172,7 +172,11 @@ def _cells(*sources: tuple[str, bool]) -> dict:
         ("model.lr = 0.5", "train(model)", "c1 is tagged show-only but c2 reads model"),
         ("table['a'][0] = 1", "check(table)", "c1 is tagged show-only but c2 reads table"),
         ("del cache[key]", "use(cache)", "c1 is tagged show-only but c2 reads cache"),
-        ("def f():\n    global seen\n    seen = 1\nf()", "print(seen)", "c1 is tagged show-only but c2 reads seen"),
+        (
+            "def f():\n    global seen\n    seen = 1\nf()",
+            "print(seen)",
+            "c1 is tagged show-only but c2 reads seen",
+        ),
         ("import torch as T", "T.zeros(1)", "c1 is tagged show-only but c2 reads T"),
     ],
 )
