@@ -345,7 +345,8 @@ def graded(tmp_path_factory):
 def test_graded_solution_ran_in_grading_mode_on_the_capped_budget(graded):
     s = graded.get("solution")
     text = json.dumps([c.outputs for c in s.cells])
-    assert "quick mode: small budget" in text and "1 epoch on cpu" in text, text[-2000:]
+    assert "quick mode: small budget" in text, text[-2000:]
+    assert "1 epoch on cpu" not in text  # the training demo (cell_train) is show-only
     # the demos tagged show-only (the speed comparison, the optimizer race, the pictures of the
     # trained net) are not run at all when grading
     ran = {c.source for c in s.cells}

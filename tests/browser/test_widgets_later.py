@@ -43,8 +43,9 @@ def test_backprop_stepper_forward_backward_reset_and_the_red_node(notebook_run):
     )
     assert bwd.is_disabled(), f"{where}: Backward is enabled before any forward step"
     img = page.canvas_data(canvas)
+    before = status.inner_text()  # read before the click: a quick kernel answers within it
     fwd.click()
-    text = page.wait_text_change(status, status.inner_text(), "Forward")
+    text = page.wait_text_change(status, before, "Forward")
     assert re.search(r"forward 1/\d+: x1 = 2", text), f"{where}: {text!r}"
     page.wait_canvas_change(canvas, img, "Forward lights the first node")
     text = _click_until(page, fwd, status, "now press Backward")
