@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..notebooks import nbgrader_meta, release_path, source_path
@@ -56,6 +57,13 @@ class Assignment:
             if t.grade_id == grade_id:
                 return t
         raise KeyError(grade_id)
+
+    @cached_property
+    def show_only_names(self) -> frozenset[str]:
+        """What the release's show-only cells bind or change (parsed once per assignment)."""
+        from .release import show_only_names
+
+        return frozenset(show_only_names(self.release))
 
     @property
     def max_score(self) -> float:

@@ -18,7 +18,6 @@ from .config import Limits
 from .integrity import NotebookUnreadable, Plan, plan_submission, read_notebook
 from .kernel import Kernel, KernelDied
 from .outputs import OutputBudget, safe_text
-from .release import show_only_names
 from .results import ICONS, CellRecord, ExerciseResult, SubmissionResult
 from .sandbox import HIDDEN_PACKAGES, NUMPY_ONLY_TAIL, SandboxUnavailable
 from .verdict import Pending, Verdict, evaluate_hidden, evaluate_visible
@@ -81,7 +80,7 @@ def grade_job(
 _NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
 
 
-def _reads_skipped(error: dict | None, skipped: set[str]) -> str:
+def _reads_skipped(error: dict | None, skipped: frozenset[str]) -> str:
     """The skipped name a cell's NameError is about ('' if none)."""
     if not error or error.get("ename") != "NameError":
         return ""
@@ -134,7 +133,7 @@ def _grade_job(
     records: dict[int, CellRecord] = {}
     dead = ""
     clean = CleanRoom(plan, limits, slot, sandbox)
-    skipped = show_only_names(assignment.release) if assignment.skip_show_only else set()
+    skipped = assignment.show_only_names if assignment.skip_show_only else frozenset()
     try:
         for i, cell in enumerate(plan.cells):
             if cell.kind == "code":

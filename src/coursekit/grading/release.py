@@ -76,18 +76,17 @@ def show_only_problems(nb: dict) -> list[str]:
     show-only too. Empty when the tags are safe."""
     from .verdict import free_names
 
-    code, show_only = _code, _show_only
     cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     problems = []
     for i, c in enumerate(cells):
-        if not show_only(c):
+        if not _show_only(c):
             continue
-        bound = names_changed(code(c))
+        bound = names_changed(_code(c))
         gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
         for later in cells[i + 1 :]:
-            if show_only(later):
+            if _show_only(later):
                 continue
-            read = bound & set(free_names(code(later)))
+            read = bound & set(free_names(_code(later)))
             if read:
                 lgid = later.get("metadata", {}).get("nbgrader", {}).get("grade_id", "a later cell")
                 problems.append(
